@@ -1,0 +1,17 @@
+# Warnings, optimisation and sanitizer flags shared by the library, the
+# executable and the tests (through the sgm_flags interface target).
+add_library(sgm_flags INTERFACE)
+target_compile_options(sgm_flags INTERFACE
+  -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow
+  -Wno-unused-parameter -fno-math-errno)
+if(SGM_WERROR)
+  target_compile_options(sgm_flags INTERFACE -Werror)
+endif()
+if(SGM_NATIVE)
+  target_compile_options(sgm_flags INTERFACE -march=native)
+endif()
+if(SGM_SANITIZE)
+  target_compile_options(sgm_flags INTERFACE -fsanitize=address,undefined
+                         -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(sgm_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -1,0 +1,85 @@
+/* Philox4x64-10 streams and their uniform and normal variates. */
+#include "sgm/rng.h"
+
+#include <Random123/philox.h>
+#include <math.h>
+
+static const double TWO_PI = 6.283185307179586476925286766559;
+
+void sgm_rng_init(sgm_rng_t *rng, uint64_t seed, uint64_t purpose, uint64_t a,
+                  uint64_t b) {
+  rng->key[0] = seed;
+  rng->key[1] = purpose;
+  rng->a = a;
+  rng->b = b;
+  rng->block = 0;
+  rng->used = 4;
+  rng->have_spare = 0;
+  rng->spare = 0.0;
+}
+
+static void refill(sgm_rng_t *rng) {
+  philox4x64_ctr_t ctr = {{rng->a, rng->b, rng->block, 0}};
+  philox4x64_key_t key = {{rng->key[0], rng->key[1]}};
+  philox4x64_ctr_t out = philox4x64(ctr, key);
+  for (int i = 0; i < 4; i++)
+    rng->word[i] = out.v[i];
+  rng->block++;
+  rng->used = 0;
+}
+
+uint64_t sgm_rng_bits(sgm_rng_t *rng) {
+  if (rng->used == 4)
+    refill(rng);
+  return rng->word[rng->used++];
+}
+
+/* 53 bits centred in their interval: never 0, never 1. */
+static inline double to_open01(uint64_t bits) {
+  return ((double)(bits >> 11) + 0.5) * 0x1p-53;
+}
+
+double sgm_rng_uniform(sgm_rng_t *rng) { return to_open01(sgm_rng_bits(rng)); }
+
+uint64_t sgm_rng_below(sgm_rng_t *rng, uint64_t n) {
+  /* Reject the top sliver that would bias the modulo. */
+  uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+  uint64_t x;
+  do
+    x = sgm_rng_bits(rng);
+  while (x >= limit);
+  return x % n;
+}
+
+static inline void box_muller(double u1, double u2, double *z1, double *z2) {
+  double r = sqrt(-2.0 * log(u1));
+  double angle = TWO_PI * u2;
+  *z1 = r * cos(angle);
+  *z2 = r * sin(angle);
+}
+
+double sgm_rng_normal(sgm_rng_t *rng) {
+  if (rng->have_spare) {
+    rng->have_spare = 0;
+    return rng->spare;
+  }
+  double u1 = sgm_rng_uniform(rng), u2 = sgm_rng_uniform(rng), z1, z2;
+  box_muller(u1, u2, &z1, &z2);
+  rng->spare = z2;
+  rng->have_spare = 1;
+  return z1;
+}
+
+void sgm_rng_normals(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b,
+                     int64_t n, double *out) {
+  philox4x64_key_t key = {{seed, purpose}};
+  for (int64_t i = 0; i < n; i += 4) {
+    philox4x64_ctr_t ctr = {{a, b, (uint64_t)(i / 4), 0}};
+    philox4x64_ctr_t w = philox4x64(ctr, key);
+    double z[4];
+    box_muller(to_open01(w.v[0]), to_open01(w.v[1]), &z[0], &z[1]);
+    box_muller(to_open01(w.v[2]), to_open01(w.v[3]), &z[2], &z[3]);
+    for (int j = 0; j < 4 && i + j < n; j++)
+      out[i + j] = z[j];
+  }
+}
