@@ -99,7 +99,8 @@ struct sgm_config {
   } grid;
   struct {
     enum sgm_data_source source;
-    char *path; /* one path; for cifar10 a comma-separated list or a directory */
+    char
+        *path; /* one path; for cifar10 a comma-separated list or a directory */
     char *dataset;
     char *labels;
     enum sgm_split split;

@@ -49,11 +49,11 @@ typedef struct sgm_dataset {
   int naxes;
   int64_t shape[SGM_DATASET_MAX_AXES];
 
-  int shard, nshards; /* this shard is block `shard` of `nshards` */
-  int64_t offset;     /* global index of the first local example */
-  int64_t n_local;    /* examples held here (may be 0) */
-  double *y;          /* n_local x d, row-major, 64-byte aligned */
-  double *norm2;      /* |y_i|^2 of each local example */
+  int shard, nshards;    /* this shard is block `shard` of `nshards` */
+  int64_t offset;        /* global index of the first local example */
+  int64_t n_local;       /* examples held here (may be 0) */
+  double *y;             /* n_local x d, row-major, 64-byte aligned */
+  double *norm2;         /* |y_i|^2 of each local example */
   int64_t *source_index; /* each local example's index in the source */
   int32_t *labels;       /* each local example's class, or NULL */
 

@@ -47,8 +47,7 @@ const char *sgm_strerror(int code);
  * @return code, so that it can be returned directly.
  */
 int sgm_error_set(int code, const char *file, int line, const char *func,
-                  const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /**
  * Replaces the recorded message with "<prefix>: <message>", adding context
@@ -146,7 +145,7 @@ int sgm__alloc(void *ptr_out, size_t count, size_t size, int zero,
 int sgm__alloc_aligned(void *ptr_out, size_t count, size_t size,
                        const char *file, int line, const char *func);
 #define SGM_MALLOC_ALIGNED(ptr, count)                                         \
-  sgm__alloc_aligned(&(ptr), (count), sizeof(*(ptr)), __FILE__, __LINE__,     \
+  sgm__alloc_aligned(&(ptr), (count), sizeof(*(ptr)), __FILE__, __LINE__,      \
                      __func__)
 
 #endif /* SGM_ERROR_H */

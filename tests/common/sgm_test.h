@@ -22,7 +22,8 @@ extern int sgm_test_rank;
 void sgm_test_init(int *argc, char ***argv);
 /** Collective: returns the process exit status (0 when every rank passed). */
 int sgm_test_finish(void);
-/** Creates a fresh scratch directory for this test (rank 0 makes it; all see it). */
+/** Creates a fresh scratch directory for this test (rank 0 makes it; all see
+ * it). */
 const char *sgm_test_tmpdir(const char *name);
 
 #define SGM_TEST_FAIL(...)                                                     \
