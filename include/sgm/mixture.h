@@ -1,0 +1,92 @@
+/**
+ * @file mixture.h
+ * The blocked, distributed log-sum-exp kernel behind every mixture drift.
+ *
+ * A mixture is a set of isotropic Gaussian components (centres mu_i,
+ * variances v_i, weights pi_i) evolved by the forward SDE:
+ * p_t(x) = sum_i pi_i N(x; m mu_i, (m^2 v_i + sigma^2) I).  The centres are
+ * sharded over a communicator; each rank streams over its shard in blocks
+ * (DGEMM for the products x . mu, an online max and rescaled sums for the
+ * log-sum-exp), and the shards' partial sums are combined with one reduction.
+ * Memory is O(particles x d + block), never O(particles x N).
+ *
+ * One mixture can carry several "heads": the same centres with an extra
+ * variance h added to every component (h = 0 is the empirical score, h =
+ * bandwidth^2 the smoothed one), evaluated from the same products.
+ */
+#ifndef SGM_MIXTURE_H
+#define SGM_MIXTURE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+/** Most heads one mixture evaluates at once. */
+#define SGM_MIXTURE_MAX_HEADS 4
+
+typedef struct sgm_mixture sgm_mixture_t;
+
+/** The components of one mixture, as this rank sees them. */
+typedef struct sgm_mixture_desc {
+  int d;
+  int64_t n;                 /* components in the whole mixture (all shards) */
+  int64_t offset;            /* global index of the first local component */
+  int64_t n_local;           /* components on this rank (may be 0) */
+  const double *centres;     /* n_local x d, borrowed for the mixture's life */
+  const double *norm2;       /* |mu_i|^2, borrowed; NULL: computed */
+  const double *variances;   /* v_i (n_local), copied; NULL: all 0 */
+  const double *log_weights; /* log pi_i (n_local), copied; NULL: -log n */
+  MPI_Comm comm;             /* the ranks whose shards make up the mixture */
+} sgm_mixture_desc_t;
+
+/** Per-head results for p particles; any pointer may be NULL. */
+typedef struct sgm_mixture_out {
+  double *score;       /* p x d: grad log p_t */
+  double *log_density; /* p: log p_t */
+  double *denoised;    /* p x d: E[X_0 | X_t = x] (Tweedie) */
+} sgm_mixture_out_t;
+
+/**
+ * Nearest and second-nearest centre in plain Euclidean distance |x - mu_i|
+ * (not scaled by m), from the same products; ties go to the lower index.
+ * The winners' distances are recomputed directly, so they carry no
+ * cancellation error.  Any pointer may be NULL.
+ */
+typedef struct sgm_nearest {
+  int64_t *index, *second_index;
+  double *distance, *second_distance;
+} sgm_nearest_t;
+
+/**
+ * Creates a mixture.  Not collective (no communication).
+ * @param nheads        1..SGM_MIXTURE_MAX_HEADS
+ * @param head_variance the extra variance of each head (>= 0)
+ */
+int sgm_mixture_create(const sgm_mixture_desc_t *desc, int nheads,
+                       const double *head_variance, sgm_mixture_t **out);
+
+/** Frees a mixture; sets the handle to NULL (NULL allowed). */
+void sgm_mixture_destroy(sgm_mixture_t **mix);
+
+/**
+ * Evaluates every head at p particles x (p x d, row-major) at a time with
+ * mean factor m and marginal variance sigma2 > 0.  Collective over the
+ * mixture's communicator: every rank passes the same particles and gets
+ * bitwise identical results.
+ * @param out     nheads entries
+ * @param nearest NULL to skip the nearest-centre search
+ */
+int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
+                     const double *x, sgm_mixture_out_t *out,
+                     sgm_nearest_t *nearest);
+
+/** Floating-point operations of one eval of p particles on this rank. */
+double sgm_mixture_flops(const sgm_mixture_t *mix, int64_t p);
+
+/**
+ * Overrides the blocking: particles per block and centres per block
+ * (0 keeps the current value).  For tuning and tests.
+ */
+void sgm_mixture_set_blocking(sgm_mixture_t *mix, int particle_block,
+                              int centre_block);
+
+#endif /* SGM_MIXTURE_H */
