@@ -1,6 +1,8 @@
 # Warnings, optimisation and sanitizer flags shared by the library, the
 # executable and the tests (through the sgm_flags interface target).
 add_library(sgm_flags INTERFACE)
+# ISO C17 plus POSIX.1-2008 (gmtime_r, gethostname, fsync, ...).
+target_compile_definitions(sgm_flags INTERFACE _POSIX_C_SOURCE=200809L)
 target_compile_options(sgm_flags INTERFACE
   -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow
   -Wno-unused-parameter -fno-math-errno)

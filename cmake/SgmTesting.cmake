@@ -12,6 +12,7 @@ set(SGM_TEST_ENV
   OMPI_MCA_rmaps_base_oversubscribe=1
   OMPI_MCA_mpi_yield_when_idle=1
   OMPI_MCA_hwloc_base_binding_policy=none
+  OMPI_MCA_odls_base_sigkill_timeout=0
   OPENBLAS_NUM_THREADS=1
   SGM_TEST_TMPDIR=${CMAKE_BINARY_DIR}/test-scratch
   SGM_BUILD_DIR=${CMAKE_BINARY_DIR}

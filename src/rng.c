@@ -4,6 +4,8 @@
 #include <Random123/philox.h>
 #include <math.h>
 
+#include "sgm/error.h"
+
 static const double TWO_PI = 6.283185307179586476925286766559;
 
 void sgm_rng_init(sgm_rng_t *rng, uint64_t seed, uint64_t purpose, uint64_t a,
@@ -82,4 +84,32 @@ void sgm_rng_normals(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b,
     for (int j = 0; j < 4 && i + j < n; j++)
       out[i + j] = z[j];
   }
+}
+
+int sgm_rng_frame(uint64_t seed, uint64_t purpose, int d, int k,
+                  double *frame) {
+  SGM_CHECK(k >= 1 && k <= d, SGM_ERR_INTERNAL,
+            "a %d-frame does not fit in %d dimensions", k, d);
+  sgm_rng_normals(seed, purpose, 0, 0, (int64_t)k * d, frame);
+  for (int i = 0; i < k; i++) {
+    double *v = frame + (int64_t)i * d;
+    for (int pass = 0; pass < 2; pass++)
+      for (int j = 0; j < i; j++) {
+        const double *u = frame + (int64_t)j * d;
+        double dot = 0.0;
+        for (int t = 0; t < d; t++)
+          dot += u[t] * v[t];
+        for (int t = 0; t < d; t++)
+          v[t] -= dot * u[t];
+      }
+    double norm = 0.0;
+    for (int t = 0; t < d; t++)
+      norm += v[t] * v[t];
+    norm = sqrt(norm);
+    SGM_CHECK(norm > 1e-8, SGM_ERR_NUMERIC,
+              "random frame: vector %d is degenerate", i);
+    for (int t = 0; t < d; t++)
+      v[t] /= norm;
+  }
+  return 0;
 }

@@ -161,6 +161,8 @@ struct sgm_config {
     int grid_p, grid_q; /* 0, 0 = auto */
     int block;
     enum sgm_save_vectors save_vectors;
+    bool enabled; /* run the analysis in `sgmrun run`; default: yes when the
+                     configuration has a [jacobian] section */
   } jacobian;
   struct {
     int count;
@@ -216,6 +218,7 @@ const char *sgm_config_source_name(enum sgm_data_source source);
 const char *sgm_config_drift_name(enum sgm_drift_model model);
 const char *sgm_config_sde_name(enum sgm_sde_kind kind);
 const char *sgm_config_perturb_name(enum sgm_perturb_kind kind);
+const char *sgm_config_scale_name(enum sgm_scale scale);
 
 /** True for the image sources (fashion-mnist, idx, cifar10). */
 bool sgm_config_source_is_image(enum sgm_data_source source);

@@ -52,14 +52,20 @@ typedef struct sgm_dataset {
   int shard, nshards;    /* this shard is block `shard` of `nshards` */
   int64_t offset;        /* global index of the first local example */
   int64_t n_local;       /* examples held here (may be 0) */
-  double *y;             /* n_local x d, row-major, 64-byte aligned */
+  double *y;             /* n_local x d, row-major, 64-byte aligned;
+                            NULL when n_local = 0 */
   double *norm2;         /* |y_i|^2 of each local example */
   int64_t *source_index; /* each local example's index in the source */
   int32_t *labels;       /* each local example's class, or NULL */
 
   sgm_gmm_t *gmm; /* the generating mixture (source = gmm), else NULL */
-  double scale_lo, scale_hi; /* input range mapped by [data] scale */
-  char *description; /* e.g. "fashion-mnist train: 60000 x 28x28, minus1_1" */
+  /* Input range mapped by [data] scale: [0, 255] for u8 data, [-128, 127]
+   * for i8, else the min and max of the whole loaded set; NaN for
+   * scale = none. */
+  double scale_lo, scale_hi;
+  /* e.g. "fashion-mnist train (/usr/share/datasets/fashion-mnist/): 1000 of
+   * 60000 examples, 28x28, classes 0,3, scale minus1_1" */
+  char *description;
 } sgm_dataset_t;
 
 /**
@@ -77,8 +83,11 @@ void sgm_dataset_info_free(sgm_dataset_info_t *info);
 /**
  * Loads shard `shard` of `nshards` (contiguous blocks of the loaded set, as
  * sgm_grid_block splits them), scaled and validated, with |y|^2.
- * Collective over comm (every rank passes its own shard; ranks holding the
- * same shard read the same rows).  All ranks return the same status.
+ * Collective over comm (every rank passes its own shard of the same nshards;
+ * ranks holding the same shard read the same rows).  When the scale range
+ * comes from the data (scale != none, elements not 8-bit), the ranks of comm
+ * must together hold every shard.  All ranks return the same status; on
+ * failure *out is NULL on every rank.
  */
 int sgm_dataset_load(MPI_Comm comm, const sgm_config_t *cfg,
                      const sgm_dataset_info_t *info, int shard, int nshards,

@@ -58,4 +58,13 @@ double sgm_rng_normal(sgm_rng_t *rng);
 void sgm_rng_normals(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b,
                      int64_t n, double *out);
 
+/**
+ * A random orthonormal k-frame of R^d (k <= d), Haar-distributed: k
+ * Gaussian vectors from stream (seed, purpose, 0, 0) orthonormalised by
+ * modified Gram-Schmidt, applied twice for accuracy.  The result is stored
+ * as k rows of length d.  Deterministic: every rank computes the same frame.
+ * @return 0, or SGM_ERR_NUMERIC if the Gaussian vectors were degenerate.
+ */
+int sgm_rng_frame(uint64_t seed, uint64_t purpose, int d, int k, double *frame);
+
 #endif /* SGM_RNG_H */

@@ -1,0 +1,95 @@
+/**
+ * @file output.h
+ * Parallel HDF5 files: created collectively through MPI-IO, datasets written
+ * as one hyperslab per rank with collective transfers, every dataset and file
+ * self-describing (description and units on each dataset; configuration,
+ * versions, grid, seed, status and times on the root).
+ *
+ * Also the reading of small inputs such as `--points` files.  String
+ * attributes are fixed-length, NUL-terminated (h5py returns them as bytes).
+ */
+#ifndef SGM_OUTPUT_H
+#define SGM_OUTPUT_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdint.h>
+
+#include "sgm/config.h"
+#include "sgm/grid.h"
+
+typedef struct sgm_output sgm_output_t;
+
+/** Silences HDF5's own error printing (errors come back as messages). */
+void sgm_output_init(void);
+
+/**
+ * Creates a file for writing.  Collective over comm.  With atomic set the
+ * file is written as "<path>.partial" and renamed to path only by a
+ * successful sgm_output_close(..., commit = 1), so a failed run leaves no
+ * file that looks complete.
+ * @return 0, or SGM_ERR_IO naming the path and the cause.
+ */
+int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
+                      sgm_output_t **out);
+
+/**
+ * Closes the file (collective).  commit = 1 renames an atomic file into
+ * place; commit = 0 removes it.  Sets the handle to NULL; NULL allowed.
+ */
+int sgm_output_close(sgm_output_t **out, int commit);
+
+/** The HDF5 file id, for attributes and groups. */
+hid_t sgm_output_file(const sgm_output_t *out);
+
+/**
+ * Writes a dataset of n_global rows (ncols columns; ncols = 0 for 1-D) of
+ * which this rank contributes rows [first, first + count) from data (pass
+ * count = 0 to contribute nothing).  Collective.
+ * @param type H5T_NATIVE_DOUBLE or H5T_NATIVE_INT64
+ * @param name may contain groups ("final/particles"); they are created.
+ */
+int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
+                          int64_t n_global, int64_t ncols, int64_t first,
+                          int64_t count, const void *data,
+                          const char *description, const char *units);
+
+/** Attribute writers for a file, group or dataset (collective in a parallel
+ * file: every rank passes the same value). */
+int sgm_output_attr_string(hid_t obj, const char *name, const char *value);
+int sgm_output_attr_int64(hid_t obj, const char *name, int64_t value);
+int sgm_output_attr_double(hid_t obj, const char *name, double value);
+
+/**
+ * Writes the root provenance: config (resolved text), version, git_commit,
+ * compiler, library versions, command, mpi_ranks, grid, seed, start_time and
+ * status = "running".  Collective.
+ */
+int sgm_output_provenance(sgm_output_t *out, const sgm_config_t *cfg,
+                          const sgm_grid_t *grid, const char *command);
+
+/** Sets the root status ("complete", "failed", ...) and end_time.
+ * Collective. */
+int sgm_output_set_status(sgm_output_t *out, const char *status);
+
+/** The current UTC time as "YYYY-MM-DDTHH:MM:SSZ", identical on every rank
+ * of comm (rank 0's clock).  Collective. */
+void sgm_output_timestamp(MPI_Comm comm, char buf[32]);
+
+/**
+ * Reads the shape of a 2-D float dataset (a 1-D dataset counts as one
+ * column).  Collective: rank 0 reads, every rank gets the result or the
+ * error.  label names the input in messages (e.g. "--points").
+ */
+int sgm_input_matrix_shape(MPI_Comm comm, const char *label, const char *path,
+                           const char *name, int64_t *rows, int64_t *cols);
+
+/**
+ * Reads rows [first, first + count) of that dataset as doubles, rejecting
+ * NaN and Inf (the message names the row).  Not collective.
+ */
+int sgm_input_matrix_rows(const char *label, const char *path, const char *name,
+                          int64_t first, int64_t count, int64_t cols,
+                          double *out);
+
+#endif /* SGM_OUTPUT_H */

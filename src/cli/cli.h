@@ -1,0 +1,63 @@
+/* The command line's private interface: commands, arguments, exit codes.
+ * This layer alone parses argv, prints usage and calls MPI_Abort. */
+#ifndef SGM_CLI_H
+#define SGM_CLI_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit statuses of INTERFACE.md. */
+enum {
+  SGM_EXIT_OK = 0,
+  SGM_EXIT_ERROR = 1,
+  SGM_EXIT_USAGE = 2,
+  SGM_EXIT_INTERRUPTED = 75
+};
+
+struct cli_command {
+  const char *name;
+  const char *synopsis;              /* the usage line after "sgmrun " */
+  const char *summary;               /* one line for the command list */
+  const char *help;                  /* the options, one per line */
+  int (*run)(int argc, char **argv); /* returns 0 or a negative SGM_ERR_* */
+};
+
+extern const struct cli_command cli_config_command;
+extern const struct cli_command cli_score_command;
+extern const struct cli_command cli_bench_command;
+
+/** Options every command shares, gathered while parsing. */
+struct cli_args {
+  const char *positional[4];
+  int npositional;
+  const char **sets; /* the --set values, in order */
+  int nsets;
+  bool quiet, verbose;
+};
+
+/**
+ * Walks argv: --set k=v (repeatable), --quiet, --verbose and positionals are
+ * collected into args; every other option is offered to `option` (name
+ * without the leading dashes, and the next argument or NULL), which returns
+ * 1 if it consumed the value, 0 for a flag without one, 2 if it does not
+ * know the option, or a negative error.  "--name=value" works for
+ * every option that takes a value.  Usage errors are SGM_ERR_USAGE.
+ */
+int cli_parse(int argc, char **argv, const struct cli_command *cmd,
+              struct cli_args *args,
+              int (*option)(const char *name, const char *value, void *ctx),
+              void *ctx);
+void cli_args_free(struct cli_args *args);
+
+/** Parses a whole-string real or integer option value. */
+int cli_real(const char *option, const char *text, double *out);
+int cli_int(const char *option, const char *text, int64_t *out);
+
+/** Applies --quiet / --verbose to the log module. */
+void cli_apply_verbosity(const struct cli_args *args);
+
+/** Seconds since an arbitrary origin (MPI_Wtime). */
+double cli_now(void);
+
+#endif /* SGM_CLI_H */

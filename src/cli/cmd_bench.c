@@ -1,0 +1,251 @@
+/*
+ * sgmrun bench: the mixture kernel's speed beside OpenBLAS DGEMM on the same
+ * shapes, measured in the same run.
+ *
+ * For each (N, d) the training set (uniform on [-1, 1]^d) is sharded over the
+ * grid's columns and P particles over its rows, as in a real run.  The kernel
+ * does 4 P N d flops per evaluation (two products per centre and particle);
+ * the DGEMM reference multiplies each rank's particles by its shard once
+ * (2 P N d flops).  Rates are aggregate over all ranks: total flops divided
+ * by the slowest rank's time, best of --repeat.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sgm/error.h"
+#include "sgm/grid.h"
+#include "sgm/mixture.h"
+#include "sgm/rng.h"
+
+int openblas_get_num_threads(void);
+
+#define MAX_SHAPES 16
+
+struct bench_options {
+  int64_t particles, repeat, rows, seed;
+  int nshapes;
+  int64_t n[MAX_SHAPES], d[MAX_SHAPES];
+  int nearest, heads, particle_block, centre_block;
+};
+
+static int parse_shapes(const char *text, struct bench_options *o) {
+  o->nshapes = 0;
+  const char *s = text;
+  while (*s) {
+    long long n = 0, d = 0;
+    int used = 0;
+    SGM_CHECK(
+        o->nshapes < MAX_SHAPES &&
+            sscanf(s, "%lldx%lld%n", &n, &d, &used) == 2 && n > 0 && d > 0,
+        SGM_ERR_USAGE,
+        "bench: --shapes '%s': expected NxD[,NxD...] with N, D > 0", text);
+    o->n[o->nshapes] = n;
+    o->d[o->nshapes++] = d;
+    s += used;
+    SGM_CHECK(*s == '\0' || *s == ',', SGM_ERR_USAGE,
+              "bench: --shapes '%s': expected NxD[,NxD...]", text);
+    if (*s == ',')
+      s++;
+  }
+  return 0;
+}
+
+static int bench_option(const char *name, const char *value, void *ctx) {
+  struct bench_options *o = ctx;
+  int64_t v = 0;
+  if (strcmp(name, "shapes") == 0) {
+    SGM_CHECK(value, SGM_ERR_USAGE, "bench: --shapes needs a value");
+    SGM_CALL(parse_shapes(value, o));
+    return 1;
+  }
+  if (strcmp(name, "nearest") == 0) {
+    SGM_CHECK(value && (!strcmp(value, "yes") || !strcmp(value, "no")),
+              SGM_ERR_USAGE, "bench: --nearest takes yes or no");
+    o->nearest = strcmp(value, "yes") == 0;
+    return 1;
+  }
+  int64_t *slot = strcmp(name, "particles") == 0 ? &o->particles
+                  : strcmp(name, "repeat") == 0  ? &o->repeat
+                  : strcmp(name, "rows") == 0    ? &o->rows
+                  : strcmp(name, "seed") == 0    ? &o->seed
+                                                 : NULL;
+  int *islot = strcmp(name, "heads") == 0            ? &o->heads
+               : strcmp(name, "particle-block") == 0 ? &o->particle_block
+               : strcmp(name, "centre-block") == 0   ? &o->centre_block
+                                                     : NULL;
+  if (!slot && !islot)
+    return 2;
+  SGM_CALL(cli_int(name, value, &v));
+  SGM_CHECK(v >= 0, SGM_ERR_USAGE, "bench: --%s must not be negative", name);
+  if (slot)
+    *slot = v;
+  else
+    *islot = (int)v;
+  return 1;
+}
+
+struct timing {
+  double kernel, dgemm; /* slowest rank's seconds, best repeat */
+};
+
+/* Times one shape: returns the best-of-repeat timings. */
+static int bench_shape(const sgm_grid_t *grid, const struct bench_options *o,
+                       int64_t n, int64_t d, struct timing *best) {
+  int err = 0;
+  int64_t c_first, c_count, p_first, p_count;
+  sgm_grid_block(n, grid->cols, grid->my_col, &c_first, &c_count);
+  sgm_grid_block(o->particles, grid->rows, grid->my_row, &p_first, &p_count);
+  double *y = NULL, *x = NULL, *s = NULL, *g = NULL, *lp = NULL, *dist = NULL;
+  int64_t *idx = NULL;
+  sgm_mixture_t *mix = NULL;
+  err = SGM_MALLOC_ALIGNED(y, (size_t)(c_count * d) + 1);
+  if (!err)
+    err = SGM_MALLOC_ALIGNED(x, (size_t)(p_count * d) + 1);
+  if (!err)
+    err = SGM_MALLOC(s, (size_t)(p_count * d * o->heads) + 1);
+  if (!err)
+    err = SGM_MALLOC(g, (size_t)(p_count * (c_count > 0 ? c_count : 1)) + 1);
+  if (!err)
+    err = SGM_MALLOC(lp, (size_t)(p_count * o->heads) + 1);
+  if (!err)
+    err = SGM_MALLOC(dist, (size_t)p_count + 1);
+  if (!err)
+    err = SGM_MALLOC(idx, (size_t)p_count + 1);
+  SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
+
+  /* Rows are a function of their global index: any grid sees one data set. */
+  for (int64_t i = 0; i < c_count; i++) {
+    sgm_rng_t r;
+    sgm_rng_init(&r, (uint64_t)o->seed, SGM_RNG_TEST, (uint64_t)(c_first + i),
+                 0);
+    for (int64_t k = 0; k < d; k++)
+      y[i * d + k] = 2 * sgm_rng_uniform(&r) - 1;
+  }
+  for (int64_t i = 0; i < p_count; i++)
+    sgm_rng_normals((uint64_t)o->seed, SGM_RNG_TEST, 1u << 30,
+                    (uint64_t)(p_first + i), d, x + i * d);
+
+  double hv[SGM_MIXTURE_MAX_HEADS] = {0.0, 0.01, 0.04, 0.09};
+  sgm_mixture_desc_t desc = {.d = (int)d,
+                             .n = n,
+                             .offset = c_first,
+                             .n_local = c_count,
+                             .centres = y,
+                             .comm = grid->row};
+  err = sgm_mixture_create(&desc, o->heads, hv, &mix);
+  SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
+  sgm_mixture_set_blocking(mix, o->particle_block, o->centre_block);
+  sgm_mixture_out_t out[SGM_MIXTURE_MAX_HEADS];
+  for (int h = 0; h < o->heads; h++)
+    out[h] = (sgm_mixture_out_t){s + h * p_count * d, lp + h * p_count, NULL};
+  sgm_nearest_t near = {.index = idx, .distance = dist};
+
+  best->kernel = best->dgemm = INFINITY;
+  for (int64_t rep = 0; rep < o->repeat; rep++) {
+    MPI_Barrier(grid->world);
+    double t0 = cli_now();
+    err = sgm_mixture_eval(mix, 0.9, 0.19, p_count, x, out,
+                           o->nearest ? &near : NULL);
+    double tk = cli_now() - t0;
+    SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
+    MPI_Barrier(grid->world);
+    t0 = cli_now();
+    if (p_count > 0 && c_count > 0)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p_count,
+                  (int)c_count, (int)d, 1.0, x, (int)d, y, (int)d, 0.0, g,
+                  (int)c_count);
+    double tg = cli_now() - t0;
+    double local[2] = {tk, tg}, slowest[2];
+    MPI_Allreduce(local, slowest, 2, MPI_DOUBLE, MPI_MAX, grid->world);
+    best->kernel = fmin(best->kernel, slowest[0]);
+    best->dgemm = fmin(best->dgemm, slowest[1]);
+  }
+done:
+  sgm_mixture_destroy(&mix);
+  free(y);
+  free(x);
+  free(s);
+  free(g);
+  free(lp);
+  free(dist);
+  free(idx);
+  return err;
+}
+
+static int run_bench(int argc, char **argv) {
+  struct cli_args args;
+  struct bench_options o = {.particles = 512,
+                            .repeat = 3,
+                            .rows = 1,
+                            .seed = 1,
+                            .nearest = 1,
+                            .heads = 1};
+  parse_shapes("10000x784,50000x784,10000x3072", &o);
+  int err = cli_parse(argc, argv, &cli_bench_command, &args, bench_option, &o);
+  if (!err && args.npositional)
+    err = sgm_error_set(SGM_ERR_USAGE, __FILE__, __LINE__, __func__,
+                        "bench: unexpected argument '%s'", args.positional[0]);
+  if (!err && (o.heads < 1 || o.heads > SGM_MIXTURE_MAX_HEADS || o.repeat < 1 ||
+               o.particles < 1))
+    err = sgm_error_set(SGM_ERR_USAGE, __FILE__, __LINE__, __func__,
+                        "bench: need --particles >= 1, --repeat >= 1 and "
+                        "--heads in 1..%d",
+                        SGM_MIXTURE_MAX_HEADS);
+  cli_args_free(&args);
+  SGM_CALL(sgm_error_agree(MPI_COMM_WORLD, err));
+  sgm_grid_t *grid = NULL;
+  SGM_CALL(sgm_grid_create(MPI_COMM_WORLD, (int)o.rows, 0, &grid));
+  char grid_text[32];
+  if (grid->rank == 0) {
+    printf("sgmrun bench: P = %lld particles, %d rank(s) on grid %s, %d BLAS "
+           "thread(s) per rank, %d head(s), nearest %s, best of %lld\n",
+           (long long)o.particles, grid->size,
+           sgm_grid_describe(grid, grid_text, sizeof grid_text),
+           openblas_get_num_threads(), o.heads, o.nearest ? "on" : "off",
+           (long long)o.repeat);
+    printf("%8s %6s %16s %15s %7s %14s\n", "N", "d", "kernel GFLOP/s",
+           "DGEMM GFLOP/s", "ratio", "kernel s/eval");
+    fflush(stdout);
+  }
+  for (int i = 0; i < o.nshapes && !err; i++) {
+    struct timing t = {INFINITY, INFINITY};
+    err = bench_shape(grid, &o, o.n[i], o.d[i], &t);
+    if (err || grid->rank != 0)
+      continue;
+    double pnd = (double)o.particles * (double)o.n[i] * (double)o.d[i];
+    double kernel = (2.0 + 2.0 * o.heads) * pnd / t.kernel / 1e9;
+    double dgemm = 2.0 * pnd / t.dgemm / 1e9;
+    printf("%8lld %6lld %16.1f %15.1f %7.2f %14.4f\n", (long long)o.n[i],
+           (long long)o.d[i], kernel, dgemm, kernel / dgemm, t.kernel);
+    fflush(stdout);
+  }
+  sgm_grid_destroy(&grid);
+  return err;
+}
+
+const struct cli_command cli_bench_command = {
+    "bench", "bench [options]",
+    "Measure the score kernel's GFLOP/s beside OpenBLAS DGEMM on the same "
+    "shapes.",
+    "  --particles P        particles (default 512)\n"
+    "  --shapes NxD,...     training-set shapes (default "
+    "10000x784,50000x784,10000x3072)\n"
+    "  --repeat R           evaluations per shape; the best counts (default "
+    "3)\n"
+    "  --rows R             grid rows: particle slices (default 1: every rank "
+    "holds a shard)\n"
+    "  --heads H            mixture heads evaluated together, 1..4 (default "
+    "1)\n"
+    "  --nearest yes|no     track nearest training examples (default yes)\n"
+    "  --particle-block B, --centre-block B   kernel blocking (default "
+    "256, 256)\n"
+    "  --seed S             data seed (default 1)\n"
+    "Flops: 2 P N d (1 + H) per kernel evaluation; 2 P N d per DGEMM.  Rates "
+    "are totals over\nall ranks (total flops / slowest rank's time).  Set "
+    "OPENBLAS_NUM_THREADS to choose BLAS\nthreads per rank (default: 1 when "
+    "several ranks share a node).\n",
+    run_bench};

@@ -1,0 +1,123 @@
+/* The drift interface: registries of models and perturbations, and the
+ * evaluation that combines them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drift/drift_impl.h"
+#include "sgm/error.h"
+
+static const struct sgm__model_ops *const models[] = {
+    &sgm__model_empirical, &sgm__model_smoothed, &sgm__model_gmm};
+static const struct sgm__perturb_ops *const perturbs[] = {
+    &sgm__perturb_constant, &sgm__perturb_time, &sgm__perturb_rotation};
+
+struct sgm_drift {
+  const struct sgm__model_ops *model;
+  void *model_impl;
+  const struct sgm__perturb_ops *perturb; /* NULL: none */
+  void *perturb_impl;
+  sgm_schedule_t schedule;
+  int d;
+  char description[256];
+};
+
+static const struct sgm__model_ops *find_model(const char *name) {
+  for (size_t i = 0; i < sizeof models / sizeof *models; i++)
+    if (strcmp(models[i]->name, name) == 0)
+      return models[i];
+  return NULL;
+}
+
+static const struct sgm__perturb_ops *find_perturb(const char *name) {
+  for (size_t i = 0; i < sizeof perturbs / sizeof *perturbs; i++)
+    if (strcmp(perturbs[i]->name, name) == 0)
+      return perturbs[i];
+  return NULL;
+}
+
+static void describe(sgm_drift_t *dr, const sgm_config_t *cfg) {
+  int len =
+      snprintf(dr->description, sizeof dr->description, "%s", dr->model->name);
+  if (cfg->drift.model == SGM_DRIFT_SMOOTHED)
+    len += snprintf(dr->description + len, sizeof dr->description - len,
+                    " (h = %g)", cfg->drift.bandwidth);
+  if (!dr->perturb)
+    return;
+  len += snprintf(dr->description + len, sizeof dr->description - len,
+                  " + %s (c = %g", dr->perturb->name, cfg->perturb.magnitude);
+  if (cfg->perturb.kind == SGM_PERTURB_ROTATION)
+    len += snprintf(dr->description + len, sizeof dr->description - len,
+                    ", rank %d)", cfg->perturb.rank);
+  else
+    len += snprintf(
+        dr->description + len, sizeof dr->description - len, ", %s%s)",
+        cfg->perturb.direction == SGM_DIRECTION_ONES ? "ones" : "random",
+        cfg->perturb.kind == SGM_PERTURB_TIME ? ", sigma^-alpha" : "");
+}
+
+int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
+                     MPI_Comm row, sgm_drift_t **out) {
+  int err = 0;
+  *out = NULL;
+  const char *model_name = sgm_config_drift_name(cfg->drift.model);
+  const struct sgm__model_ops *model = find_model(model_name);
+  SGM_CHECK(model != NULL, SGM_ERR_UNSUPPORTED,
+            "[drift] model = %s is not available in this version of sgmrun "
+            "(available: empirical, smoothed, gmm)",
+            model_name);
+  sgm_drift_t *dr = NULL;
+  SGM_CALL(SGM_CALLOC(dr, 1));
+  dr->model = model;
+  dr->d = data->d;
+  sgm_schedule_init(&dr->schedule, cfg);
+  SGM_CALL_GOTO(model->create(cfg, data, row, &dr->model_impl), fail);
+  if (cfg->perturb.kind != SGM_PERTURB_NONE) {
+    dr->perturb = find_perturb(sgm_config_perturb_name(cfg->perturb.kind));
+    SGM_CHECK_GOTO(dr->perturb != NULL, SGM_ERR_INTERNAL, fail,
+                   "perturbation %d has no implementation",
+                   (int)cfg->perturb.kind);
+    SGM_CALL_GOTO(dr->perturb->create(cfg, data->d, &dr->perturb_impl), fail);
+  }
+  describe(dr, cfg);
+  *out = dr;
+  return 0;
+fail:
+  sgm_drift_destroy(&dr);
+  return err;
+}
+
+void sgm_drift_destroy(sgm_drift_t **handle) {
+  if (!handle || !*handle)
+    return;
+  sgm_drift_t *dr = *handle;
+  if (dr->model_impl)
+    dr->model->destroy(dr->model_impl);
+  if (dr->perturb_impl)
+    dr->perturb->destroy(dr->perturb_impl);
+  free(dr);
+  *handle = NULL;
+}
+
+int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
+                   sgm_drift_out_t *out) {
+  SGM_CHECK(t > 0 && isfinite(t), SGM_ERR_INTERNAL,
+            "drift evaluated at t = %g (must be > 0)", t);
+  double m = sgm_schedule_mean(&dr->schedule, t);
+  double sigma2 = sgm_schedule_var(&dr->schedule, t);
+  SGM_CALL(dr->model->eval(dr->model_impl, m, sigma2, p, x, out));
+  if (dr->perturb && out->drift)
+    dr->perturb->add(dr->perturb_impl, sqrt(sigma2), p, x, out->drift);
+  return 0;
+}
+
+double sgm_drift_flops(const sgm_drift_t *dr, int64_t p) {
+  return dr->model->flops(dr->model_impl, p);
+}
+
+const char *sgm_drift_describe(const sgm_drift_t *dr) {
+  return dr->description;
+}
+
+int sgm_drift_dim(const sgm_drift_t *dr) { return dr->d; }

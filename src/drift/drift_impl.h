@@ -1,0 +1,51 @@
+/* Private to the drift module: the ops tables of base models and
+ * perturbations, and the registries that choose them by name. */
+#ifndef SGM_DRIFT_IMPL_H
+#define SGM_DRIFT_IMPL_H
+
+#include "sgm/drift.h"
+#include "sgm/schedule.h"
+
+/** A base model.  eval fills out->drift with the base drift (no
+ * perturbation) and every empirical output that is requested. */
+struct sgm__model_ops {
+  const char *name;
+  int (*create)(const sgm_config_t *cfg, const sgm_dataset_t *data,
+                MPI_Comm row, void **impl);
+  int (*eval)(void *impl, double m, double sigma2, int64_t p, const double *x,
+              sgm_drift_out_t *out);
+  double (*flops)(const void *impl, int64_t p);
+  void (*destroy)(void *impl);
+};
+
+/** A perturbation e(x, t), added to a drift in place. */
+struct sgm__perturb_ops {
+  const char *name;
+  int (*create)(const sgm_config_t *cfg, int d, void **impl);
+  void (*add)(const void *impl, double sigma, int64_t p, const double *x,
+              double *s);
+  void (*destroy)(void *impl);
+};
+
+extern const struct sgm__model_ops sgm__model_empirical;
+extern const struct sgm__model_ops sgm__model_smoothed;
+extern const struct sgm__model_ops sgm__model_gmm;
+extern const struct sgm__perturb_ops sgm__perturb_constant;
+extern const struct sgm__perturb_ops sgm__perturb_time;
+extern const struct sgm__perturb_ops sgm__perturb_rotation;
+
+/**
+ * The empirical mixture of a data shard with extra heads: head 0 is always
+ * the empirical score (variance 0); heads 1.. carry head_variance[1..].
+ * Shared by every model, since all of them report empirical quantities.
+ */
+int sgm__empirical_mixture(const sgm_dataset_t *data, MPI_Comm row, int nheads,
+                           const double *head_variance, sgm_mixture_t **out);
+
+/** True when out asks for anything only the empirical mixture provides. */
+int sgm__wants_empirical(const sgm_drift_out_t *out);
+
+/** The nearest-search request of out, or NULL when it asks for none. */
+sgm_nearest_t *sgm__nearest_request(sgm_drift_out_t *out);
+
+#endif /* SGM_DRIFT_IMPL_H */

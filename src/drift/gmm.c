@@ -1,0 +1,82 @@
+/*
+ * The exact score of the synthetic Gaussian mixture that generated a `gmm`
+ * data set (Figure 1's drift).  The mixture has few components, so every
+ * rank evaluates all of them (no communication) and gets identical bits;
+ * the empirical quantities come from the training shard as for every model.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "drift/drift_impl.h"
+#include "sgm/error.h"
+
+struct gmm_model {
+  sgm_mixture_t *truth;     /* the generating mixture, replicated */
+  sgm_mixture_t *empirical; /* the training set */
+  double *log_weights;
+};
+
+static void gmm_destroy(void *impl) {
+  struct gmm_model *g = impl;
+  sgm_mixture_destroy(&g->truth);
+  sgm_mixture_destroy(&g->empirical);
+  free(g->log_weights);
+  free(g);
+}
+
+static int gmm_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
+                      MPI_Comm row, void **impl) {
+  int err = 0;
+  SGM_CHECK(data->gmm != NULL, SGM_ERR_CONFIG,
+            "[drift] model = gmm needs [data] source = gmm (the exact score "
+            "of the mixture that generated the data)");
+  const sgm_gmm_t *mix = data->gmm;
+  struct gmm_model *g = NULL;
+  SGM_CALL(SGM_CALLOC(g, 1));
+  SGM_CALL_GOTO(SGM_MALLOC(g->log_weights, mix->k), fail);
+  for (int i = 0; i < mix->k; i++)
+    g->log_weights[i] = log(mix->weights[i]);
+  sgm_mixture_desc_t desc = {.d = mix->d,
+                             .n = mix->k,
+                             .offset = 0,
+                             .n_local = mix->k,
+                             .centres = mix->means,
+                             .variances = mix->variances,
+                             .log_weights = g->log_weights,
+                             .comm = MPI_COMM_SELF};
+  const double zero = 0.0;
+  SGM_CALL_GOTO(sgm_mixture_create(&desc, 1, &zero, &g->truth), fail);
+  SGM_CALL_GOTO(sgm__empirical_mixture(data, row, 1, &zero, &g->empirical),
+                fail);
+  *impl = g;
+  return 0;
+fail:
+  gmm_destroy(g);
+  return err;
+}
+
+static int gmm_eval(void *impl, double m, double sigma2, int64_t p,
+                    const double *x, sgm_drift_out_t *out) {
+  struct gmm_model *g = impl;
+  if (out->drift || out->model_log_density) {
+    sgm_mixture_out_t truth = {.score = out->drift,
+                               .log_density = out->model_log_density};
+    SGM_CALL(sgm_mixture_eval(g->truth, m, sigma2, p, x, &truth, NULL));
+  }
+  if (sgm__wants_empirical(out)) {
+    sgm_mixture_out_t emp = {.score = out->empirical,
+                             .log_density = out->log_density,
+                             .denoised = out->denoised};
+    SGM_CALL(sgm_mixture_eval(g->empirical, m, sigma2, p, x, &emp,
+                              sgm__nearest_request(out)));
+  }
+  return 0;
+}
+
+static double gmm_flops(const void *impl, int64_t p) {
+  const struct gmm_model *g = impl;
+  return sgm_mixture_flops(g->truth, p) + sgm_mixture_flops(g->empirical, p);
+}
+
+const struct sgm__model_ops sgm__model_gmm = {"gmm", gmm_create, gmm_eval,
+                                              gmm_flops, gmm_destroy};

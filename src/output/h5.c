@@ -1,0 +1,233 @@
+/* Parallel HDF5 files: creation, collective hyperslab writes, attributes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "output/h5_impl.h"
+#include "sgm/error.h"
+#include "sgm/output.h"
+
+void sgm_output_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* Collects the innermost message of HDF5's error stack. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+  char *buf = data;
+  if (n == 0 && e->desc)
+    snprintf(buf, 256, "%s", e->desc);
+  return 0;
+}
+
+int sgm__h5_error(const char *what, const char *file, int line,
+                  const char *func) {
+  char cause[256] = "";
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, cause);
+  H5Eclear2(H5E_DEFAULT);
+  return sgm_error_set(SGM_ERR_HDF5, file, line, func, "%s%s%s", what,
+                       cause[0] ? ": " : "", cause);
+}
+
+int sgm__h5_error_fmt(const char *file, int line, const char *func,
+                      const char *fmt, ...) {
+  char what[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return sgm__h5_error(what, file, line, func);
+}
+
+hid_t sgm_output_file(const sgm_output_t *out) { return out->file; }
+
+static char *dup_string(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+/* The output's directory must exist and be writable: say so plainly rather
+ * than through HDF5's generic open failure. */
+static int check_directory(const char *path) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == dir)
+    dir[1] = '\0';
+  else
+    *slash = '\0';
+  SGM_CHECK(access(dir, F_OK) == 0, SGM_ERR_IO,
+            "output directory '%s' of '%s' does not exist", dir, path);
+  SGM_CHECK(access(dir, W_OK) == 0, SGM_ERR_IO,
+            "output directory '%s' of '%s' is not writable: %s", dir, path,
+            strerror(errno));
+  return 0;
+}
+
+int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
+                      sgm_output_t **out) {
+  int err = 0;
+  *out = NULL;
+  sgm_output_t *o = NULL;
+  SGM_CALL(SGM_CALLOC(o, 1));
+  o->file = H5I_INVALID_HID;
+  o->comm = comm;
+  o->path = dup_string(path);
+  SGM_CHECK_GOTO(o->path, SGM_ERR_NOMEM, fail, "out of memory");
+  if (atomic) {
+    size_t n = strlen(path) + sizeof ".partial";
+    SGM_CALL_GOTO(SGM_MALLOC(o->written, n), fail);
+    snprintf(o->written, n, "%s.partial", path);
+  } else {
+    o->written = dup_string(path);
+    SGM_CHECK_GOTO(o->written, SGM_ERR_NOMEM, fail, "out of memory");
+  }
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  SGM_CALL_GOTO(sgm_error_agree(comm, rank == 0 ? check_directory(path) : 0),
+                fail);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  o->file = H5Fcreate(o->written, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (o->file < 0) {
+    err = SGM_H5_ERROR("cannot create output file '%s'", o->written);
+    goto fail;
+  }
+  *out = o;
+  return 0;
+fail:
+  free(o->path);
+  free(o->written);
+  free(o);
+  return err;
+}
+
+int sgm_output_close(sgm_output_t **handle, int commit) {
+  if (!handle || !*handle)
+    return 0;
+  sgm_output_t *o = *handle;
+  int err = 0, rank;
+  MPI_Comm_rank(o->comm, &rank);
+  if (H5Fclose(o->file) < 0)
+    err = SGM_H5_ERROR("closing output file '%s'", o->written);
+  err = sgm_error_agree(o->comm, err);
+  if (rank == 0 && strcmp(o->path, o->written) != 0) {
+    if (commit && !err) {
+      if (rename(o->written, o->path) != 0)
+        err = sgm_error_set(SGM_ERR_IO, __FILE__, __LINE__, __func__,
+                            "cannot rename '%s' to '%s': %s", o->written,
+                            o->path, strerror(errno));
+    } else {
+      unlink(o->written);
+    }
+  }
+  err = sgm_error_agree(o->comm, err);
+  free(o->path);
+  free(o->written);
+  free(o);
+  *handle = NULL;
+  return err;
+}
+
+/* Creates the groups on the way to name ("a/b/c" creates a and a/b). */
+static int ensure_parents(hid_t file, const char *name) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", name);
+  for (char *slash = strchr(buf + 1, '/'); slash;
+       slash = strchr(slash + 1, '/')) {
+    *slash = '\0';
+    htri_t exists = H5Lexists(file, buf, H5P_DEFAULT);
+    if (exists <= 0) {
+      hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      if (g < 0)
+        return SGM_H5_ERROR("creating group '%s'", buf);
+      H5Gclose(g);
+    }
+    *slash = '/';
+  }
+  return 0;
+}
+
+int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
+                          int64_t n_global, int64_t ncols, int64_t first,
+                          int64_t count, const void *data,
+                          const char *description, const char *units) {
+  int err = 0;
+  hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+  hid_t dset = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
+  int rank = ncols > 0 ? 2 : 1;
+  hsize_t dims[2] = {(hsize_t)n_global, (hsize_t)ncols};
+  SGM_CALL(ensure_parents(out->file, name));
+  fspace = H5Screate_simple(rank, dims, NULL);
+  dset = H5Dcreate2(out->file, name, type, fspace, H5P_DEFAULT, H5P_DEFAULT,
+                    H5P_DEFAULT);
+  if (dset < 0) {
+    err = SGM_H5_ERROR("creating dataset '%s'", name);
+    goto done;
+  }
+  hsize_t start[2] = {(hsize_t)first, 0};
+  hsize_t extent[2] = {(hsize_t)count, (hsize_t)ncols};
+  if (count > 0) {
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, extent, NULL);
+    mspace = H5Screate_simple(rank, extent, NULL);
+  } else {
+    H5Sselect_none(fspace);
+    mspace = H5Screate(H5S_NULL);
+  }
+  dxpl = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+  if (H5Dwrite(dset, type, mspace, fspace, dxpl, data) < 0) {
+    err = SGM_H5_ERROR("writing dataset '%s'", name);
+    goto done;
+  }
+  SGM_CALL_GOTO(sgm_output_attr_string(dset, "description", description), done);
+  SGM_CALL_GOTO(sgm_output_attr_string(dset, "units", units), done);
+done:
+  if (dxpl >= 0)
+    H5Pclose(dxpl);
+  if (mspace >= 0)
+    H5Sclose(mspace);
+  if (dset >= 0)
+    H5Dclose(dset);
+  if (fspace >= 0)
+    H5Sclose(fspace);
+  return err;
+}
+
+static int write_attr(hid_t obj, const char *name, hid_t type,
+                      const void *value) {
+  int err = 0;
+  hid_t space = H5Screate(H5S_SCALAR);
+  if (H5Aexists(obj, name) > 0)
+    H5Adelete(obj, name);
+  hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (attr < 0 || H5Awrite(attr, type, value) < 0)
+    err = SGM_H5_ERROR("writing attribute '%s'", name);
+  if (attr >= 0)
+    H5Aclose(attr);
+  H5Sclose(space);
+  return err;
+}
+
+int sgm_output_attr_string(hid_t obj, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, strlen(value) + 1);
+  H5Tset_strpad(type, H5T_STR_NULLTERM);
+  int err = write_attr(obj, name, type, value);
+  H5Tclose(type);
+  return err;
+}
+
+int sgm_output_attr_int64(hid_t obj, const char *name, int64_t value) {
+  return write_attr(obj, name, H5T_NATIVE_INT64, &value);
+}
+
+int sgm_output_attr_double(hid_t obj, const char *name, double value) {
+  return write_attr(obj, name, H5T_NATIVE_DOUBLE, &value);
+}

@@ -1,0 +1,27 @@
+/* Private to the output module. */
+#ifndef SGM_H5_IMPL_H
+#define SGM_H5_IMPL_H
+
+#include <hdf5.h>
+#include <mpi.h>
+
+struct sgm_output {
+  hid_t file;
+  MPI_Comm comm;
+  char *path;    /* final name */
+  char *written; /* name being written (path or path.partial) */
+};
+
+/** Records an HDF5 failure: what was being done, and HDF5's innermost
+ * message.  Returns SGM_ERR_HDF5. */
+int sgm__h5_error(const char *what, const char *file, int line,
+                  const char *func);
+
+#define SGM_H5_ERROR(...)                                                      \
+  sgm__h5_error_fmt(__FILE__, __LINE__, __func__, __VA_ARGS__)
+
+int sgm__h5_error_fmt(const char *file, int line, const char *func,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
