@@ -25,6 +25,20 @@ notes = os.path.join(work, "notes.txt")
 with open(notes, "w") as f:
     f.write("not hdf5\n")
 out = os.path.join(work, "out.h5")
+
+# Damaged data files: a gzip IDX cut short, an .npy with a NaN.
+import gzip
+import struct
+idx = os.path.join(work, "cut.idx.gz")
+payload = struct.pack(">BBBBI", 0, 0, 8, 2, 100) + struct.pack(">I", 1) + bytes(range(100))
+with open(idx, "wb") as f:
+    f.write(gzip.compress(payload)[:-20])
+cut = write_config(os.path.join(work, "cut.ini"), f"[data]\nsource = idx\npath = {idx}\n")
+npy = os.path.join(work, "nan.npy")
+np.save(npy, np.array([[0.0], [1.0], [np.nan], [2.0]]))
+nan_data = write_config(os.path.join(work, "nandata.ini"), f"[data]\nsource = npy\npath = {npy}\n")
+klass = write_config(os.path.join(work, "class.ini"), "[data]\nsource = fashion-mnist\nclasses = 3, 12\n")
+big_n = write_config(os.path.join(work, "bign.ini"), "[data]\nsource = fashion-mnist\nsplit = test\nn = 20000\n")
 typo = write_config(os.path.join(work, "typo.ini"), "[sampler]\nstpes = 10\n")
 bad_section = write_config(os.path.join(work, "section.ini"), "[sampeler]\nsteps = 10\n")
 bad_value = write_config(os.path.join(work, "value.ini"), "[sde]\nkind = vx\n")
@@ -53,6 +67,10 @@ cases = [
     (["config", tmin], 1, "t_min"),
     (["config", good, "--set", "sde.kind=vx"], 1, "expected one of vp, ve, ou"),
     (score(config=missing_data), 1, "/nonexistent/images.idx"),
+    (score(config=cut), 1, "cut.idx.gz"),
+    (score(config=nan_data), 1, "example 2 contains NaN"),
+    (score(config=klass), 1, "unknown class 12"),
+    (score(config=big_n), 1, "n = 20000"),
     (["score", good, "--points", "/nonexistent/p.h5", "--t", "0.5", "--output", out], 1, "cannot read"),
     (["score", good, "--points", notes, "--t", "0.5", "--output", out], 1, "not an HDF5 file"),
     (["score", good, "--points", points, "--points-dataset", "/x", "--t", "0.5", "--output", out], 1,
