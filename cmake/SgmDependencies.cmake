@@ -11,7 +11,7 @@ if(NOT HDF5_C_COMPILER_EXECUTABLE AND EXISTS /usr/bin/h5pcc.openmpi)
   set(HDF5_C_COMPILER_EXECUTABLE /usr/bin/h5pcc.openmpi CACHE FILEPATH
       "HDF5 compiler wrapper (parallel build)")
 endif()
-find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(HDF5 REQUIRED COMPONENTS C HL)
 if(NOT HDF5_IS_PARALLEL)
   message(FATAL_ERROR
     "The HDF5 found (${HDF5_C_LIBRARIES}) is a serial build; sgmrun needs "
@@ -21,7 +21,9 @@ endif()
 add_library(sgm_hdf5 INTERFACE)
 target_include_directories(sgm_hdf5 SYSTEM INTERFACE ${HDF5_C_INCLUDE_DIRS})
 target_compile_definitions(sgm_hdf5 INTERFACE ${HDF5_C_DEFINITIONS})
-target_link_libraries(sgm_hdf5 INTERFACE ${HDF5_C_LIBRARIES} MPI::MPI_C)
+# HL provides the dimension-scale API (H5DS).
+target_link_libraries(sgm_hdf5 INTERFACE ${HDF5_C_HL_LIBRARIES}
+                      ${HDF5_C_LIBRARIES} MPI::MPI_C)
 
 # OpenBLAS, linked directly so that GSL's cblas symbols bind to it too.
 set(BLA_VENDOR OpenBLAS)

@@ -68,6 +68,63 @@ int sgm_output_attr_double(hid_t obj, const char *name, double value);
 int sgm_output_provenance(sgm_output_t *out, const sgm_config_t *cfg,
                           const sgm_grid_t *grid, const char *command);
 
+/** Flushes everything written so far to the file (collective), so that a
+ * run killed later keeps it. */
+int sgm_output_flush(sgm_output_t *out);
+
+/* ---- Series: datasets that grow by one save step at a time --------------- */
+
+typedef struct sgm_series sgm_series_t;
+
+/** What the axes after the first (the save step) hold. */
+enum sgm_series_kind {
+  /* dims[0] = P, the particle axis: each rank writes a slice of particles;
+   * ranks that pass count = 0 write nothing. */
+  SGM_SERIES_PARTICLES,
+  /* The same values on every rank (an ensemble summary, a time): one rank
+   * writes them. */
+  SGM_SERIES_ENSEMBLE
+};
+
+/**
+ * Creates an extendible dataset `name` of shape (0, dims[0], ...,
+ * dims[ndims-1]) that grows along axis 0, chunked one save step per chunk
+ * (a chunk is split along axis 1 if it would exceed 16 MiB).  Groups on the
+ * way are created.  file_type is the stored type (e.g. H5T_NATIVE_FLOAT for
+ * [output] storage = float32), mem_type the type passed to append.
+ * Collective.  ndims may be 0 (a series of scalars).
+ */
+int sgm_series_create(sgm_output_t *out, const char *name,
+                      enum sgm_series_kind kind, hid_t file_type,
+                      hid_t mem_type, int ndims, const int64_t *dims,
+                      const char *description, const char *units,
+                      sgm_series_t **series);
+
+/**
+ * Appends one save step: extends axis 0 by one and writes the new slab with
+ * a collective transfer.  PARTICLES: this rank's rows [first, first + count)
+ * of axis 1 (row-major data of count x dims[1..]).  ENSEMBLE: data holds the
+ * whole slab (first and count are ignored).  Collective.
+ */
+int sgm_series_append(sgm_series_t *series, int64_t first, int64_t count,
+                      const void *data);
+
+/** Save steps appended so far. */
+int64_t sgm_series_length(const sgm_series_t *series);
+
+/** The HDF5 dataset id (for attributes). */
+hid_t sgm_series_dataset(const sgm_series_t *series);
+
+/**
+ * Makes `scale` the dimension scale of axis `axis` of `series` (HDF5
+ * H5DS), naming the scale `scale_name` on first use.  Collective.
+ */
+int sgm_series_attach_scale(sgm_series_t *series, int axis, hid_t scale,
+                            const char *scale_name);
+
+/** Closes the dataset; sets the handle to NULL (NULL allowed).  Collective. */
+void sgm_series_close(sgm_series_t **series);
+
 /** Sets the root status ("complete", "failed", ...) and end_time.
  * Collective. */
 int sgm_output_set_status(sgm_output_t *out, const char *status);
