@@ -55,6 +55,6 @@ function(sgm_add_script_test)
   endif()
   add_test(NAME ${T_NAME} COMMAND ${T_COMMAND})
   set_tests_properties(${T_NAME} PROPERTIES
-    ENVIRONMENT "${SGM_TEST_ENV};SGMRUN=$<TARGET_FILE:sgmrun>"
+    ENVIRONMENT "${SGM_TEST_ENV};SGMRUN=$<TARGET_FILE:sgmrun>;PYTHONPATH=${PROJECT_SOURCE_DIR}/tests/common"
     LABELS "${T_LABELS}" PROCESSORS ${T_PROCESSORS} TIMEOUT ${T_TIMEOUT})
 endfunction()

@@ -85,3 +85,53 @@ double sgm_schedule_g2_integral(const sgm_schedule_t *s, double t0, double t1) {
   }
   return NAN;
 }
+
+/* B(t) - B(s) = int_s^t beta, without subtracting two nearly equal values. */
+static double vp_B_difference(const sgm_schedule_t *s, double t_from,
+                              double t_to) {
+  double h = t_to - t_from;
+  return s->beta_min * h +
+         0.5 * (s->beta_max - s->beta_min) * h * (t_to + t_from);
+}
+
+void sgm_schedule_transition(const sgm_schedule_t *s, double t_from,
+                             double t_to, double *ratio, double *var) {
+  double h = t_to - t_from;
+  switch (s->kind) {
+  case SGM_SDE_VP: {
+    double dB = vp_B_difference(s, t_from, t_to);
+    *ratio = exp(-0.5 * dB);
+    *var = -expm1(-dB);
+    return;
+  }
+  case SGM_SDE_VE: {
+    double lr = ve_log_ratio(s);
+    *ratio = 1.0;
+    *var = s->sigma_min * s->sigma_min * exp(2.0 * t_from * lr) *
+           expm1(2.0 * h * lr);
+    return;
+  }
+  case SGM_SDE_OU:
+    *ratio = exp(-h);
+    *var = -expm1(-2.0 * h);
+    return;
+  }
+}
+
+double sgm_schedule_time_of_var(const sgm_schedule_t *s, double sigma2) {
+  switch (s->kind) {
+  case SGM_SDE_VP: {
+    /* Solve B(t) = -log(1 - sigma^2): a t^2 + b t = B, in the form that does
+     * not cancel. */
+    double B = -log1p(-sigma2);
+    double a = 0.5 * (s->beta_max - s->beta_min), b = s->beta_min;
+    return 2.0 * B / (b + sqrt(b * b + 4.0 * a * B));
+  }
+  case SGM_SDE_VE:
+    return log1p(sigma2 / (s->sigma_min * s->sigma_min)) /
+           (2.0 * ve_log_ratio(s));
+  case SGM_SDE_OU:
+    return -0.5 * log1p(-sigma2);
+  }
+  return NAN;
+}

@@ -213,6 +213,14 @@ int64_t sgm_config_sweep_count(const sgm_config_t *cfg);
 int sgm_config_sweep_task(const sgm_config_t *cfg, int64_t task,
                           sgm_config_t **out);
 
+/**
+ * The value (as text) that task `task` gives to the `key`-th swept key of
+ * [sweep] (0 <= key < cfg->sweep.count), in the order
+ * sgm_config_sweep_task applies them; NULL when out of range.
+ */
+const char *sgm_config_sweep_value(const sgm_config_t *cfg, int64_t task,
+                                   int key);
+
 /** The canonical name of an enum value of a key (e.g. "vp"). */
 const char *sgm_config_source_name(enum sgm_data_source source);
 const char *sgm_config_drift_name(enum sgm_drift_model model);

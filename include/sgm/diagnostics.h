@@ -54,15 +54,14 @@ void sgm_diagnostics_score_error(int64_t count, int d, const double *drift,
  * I_i += (1/2) g2 error_norm[i]^2 dt, with g2 = g(t_k)^2 at the step's start
  * and dt = t_k - t_{k+1} > 0.  Not collective.
  */
-void sgm_diagnostics_novikov_step(sgm_diagnostics_t *diag, double g2,
-                                  double dt, const double *error_norm);
+void sgm_diagnostics_novikov_step(sgm_diagnostics_t *diag, double g2, double dt,
+                                  const double *error_norm);
 
 /** The local paths' Novikov integrals so far (count values). */
 const double *sgm_diagnostics_novikov(const sgm_diagnostics_t *diag);
 
 /** Overwrites the local Novikov integrals (for a resumed run). */
-void sgm_diagnostics_set_novikov(sgm_diagnostics_t *diag,
-                                 const double *values);
+void sgm_diagnostics_set_novikov(sgm_diagnostics_t *diag, const double *values);
 
 /**
  * The ensemble summary at a save step from the local paths' nearest and

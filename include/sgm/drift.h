@@ -32,6 +32,9 @@ typedef struct sgm_drift_out {
   double *log_density;       /* p: log p^_t(x) */
   double *denoised;          /* p x d: D(x) = E[X_0 | X_t = x] under p^ */
   sgm_nearest_t nearest;     /* nearest training examples */
+  double *model_mean;        /* p x d: sum_i w_i mu_i of the model's mixture
+                                (equal-variance models: empirical, smoothed) */
+  double *perturbation;      /* p x d: e(x, t) alone */
 } sgm_drift_out_t;
 
 /**
@@ -57,13 +60,33 @@ int sgm_drift_eval(sgm_drift_t *drift, double t, int64_t p, const double *x,
                    sgm_drift_out_t *out);
 
 /** Floating-point operations this rank spends on one evaluation of p
- * particles that asks for everything. */
-double sgm_drift_flops(const sgm_drift_t *drift, int64_t p);
+ * particles asking for what `request` asks (its non-NULL pointers). */
+double sgm_drift_flops(const sgm_drift_t *drift, int64_t p,
+                       const sgm_drift_out_t *request);
 
 /** A one-line description, e.g. "empirical + constant (c = 0.5, ones)". */
 const char *sgm_drift_describe(const sgm_drift_t *drift);
 
 /** The dimension d the drift acts in. */
 int sgm_drift_dim(const sgm_drift_t *drift);
+
+/** The model's name ([drift] model). */
+const char *sgm_drift_model_name(const sgm_drift_t *drift);
+
+/** True when the model is the empirical score itself, so that
+ * s - grad log p^_t is the perturbation alone. */
+int sgm_drift_is_empirical(const sgm_drift_t *drift);
+
+/**
+ * The variance v shared by every component of the model's mixture (0 for
+ * empirical, bandwidth^2 for smoothed): the model is then
+ * grad log p = (m mean - x) / (m^2 v + sigma^2) with frozen weights.
+ * @return 0, or SGM_ERR_UNSUPPORTED for models without a shared variance.
+ */
+int sgm_drift_model_variance(const sgm_drift_t *drift, double *v);
+
+/** The smallest component variance of the model's mixture (what limits an
+ * explicit integrator's step as t -> 0). */
+double sgm_drift_min_variance(const sgm_drift_t *drift);
 
 #endif /* SGM_DRIFT_H */

@@ -36,4 +36,18 @@ void sgm_log(enum sgm_log_level level, const char *fmt, ...)
 void sgm_log_local(enum sgm_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/**
+ * A status line from rank 0 (progress): with live = true it rewrites the
+ * current terminal line in place (no newline); otherwise it is an ordinary
+ * line.  Any later message first ends a pending live line.
+ */
+void sgm_log_status(bool live, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** Ends a pending live status line (prints the newline). */
+void sgm_log_status_end(void);
+
+/** True when stderr is a terminal (live status lines make sense). */
+bool sgm_log_is_terminal(void);
+
 #endif /* SGM_LOG_H */

@@ -43,6 +43,7 @@ typedef struct sgm_mixture_out {
   double *score;       /* p x d: grad log p_t */
   double *log_density; /* p: log p_t */
   double *denoised;    /* p x d: E[X_0 | X_t = x] (Tweedie) */
+  double *mean; /* p x d: sum_i w_i mu_i (equal-variance mixtures only) */
 } sgm_mixture_out_t;
 
 /**

@@ -24,6 +24,14 @@ typedef struct sgm_output sgm_output_t;
 void sgm_output_init(void);
 
 /**
+ * Checks, before any work, that a file can be created at path: its
+ * directory exists and is writable and, unless overwrite, no file of that
+ * name exists.  Not collective (call it on one rank and agree).
+ * @return 0 or SGM_ERR_IO naming the path and the problem.
+ */
+int sgm_output_check_path(const char *path, int overwrite);
+
+/**
  * Creates a file for writing.  Collective over comm.  With atomic set the
  * file is written as "<path>.partial" and renamed to path only by a
  * successful sgm_output_close(..., commit = 1), so a failed run leaves no

@@ -40,4 +40,16 @@ double sgm_schedule_g2(const sgm_schedule_t *s, double t);
 /** int_{t0}^{t1} g(t)^2 dt in closed form. */
 double sgm_schedule_g2_integral(const sgm_schedule_t *s, double t0, double t1);
 
+/**
+ * The forward transition between two times s < t:
+ * X_t | X_s ~ N(ratio X_s, var I), computed without cancellation for close
+ * times (the exponential integrator's steps).
+ */
+void sgm_schedule_transition(const sgm_schedule_t *s, double t_from,
+                             double t_to, double *ratio, double *var);
+
+/** The time at which sigma(t)^2 = sigma2 (the inverse of
+ * sgm_schedule_var); sigma2 must lie in the schedule's range. */
+double sgm_schedule_time_of_var(const sgm_schedule_t *s, double sigma2);
+
 #endif /* SGM_SCHEDULE_H */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "sgm/config.h"
 #include "sgm/error.h"
 #include "sgm/log.h"
 
@@ -104,6 +105,18 @@ int cli_int(const char *option, const char *text, int64_t *out) {
             "--%s '%s': expected an integer", option, text);
   *out = v;
   return 0;
+}
+
+int cli_load_config(const char *command, const struct cli_args *args,
+                    sgm_config_t **cfg) {
+  *cfg = NULL;
+  int err = 0;
+  if (args->npositional != 1)
+    err = sgm_error_set(SGM_ERR_USAGE, __FILE__, __LINE__, __func__,
+                        "%s: expected exactly one configuration file", command);
+  SGM_CALL(sgm_error_agree(MPI_COMM_WORLD, err));
+  return sgm_config_load(MPI_COMM_WORLD, args->positional[0], args->sets,
+                         args->nsets, cfg);
 }
 
 void cli_apply_verbosity(const struct cli_args *args) {

@@ -26,6 +26,8 @@ struct cli_command {
 extern const struct cli_command cli_config_command;
 extern const struct cli_command cli_score_command;
 extern const struct cli_command cli_bench_command;
+extern const struct cli_command cli_run_command;
+extern const struct cli_command cli_sweep_command;
 
 /** Options every command shares, gathered while parsing. */
 struct cli_args {
@@ -53,6 +55,15 @@ void cli_args_free(struct cli_args *args);
 /** Parses a whole-string real or integer option value. */
 int cli_real(const char *option, const char *text, double *out);
 int cli_int(const char *option, const char *text, int64_t *out);
+
+/**
+ * The configuration named by the command's one positional argument, with
+ * the --set overrides, loaded collectively (every rank gets it or the same
+ * error); SGM_ERR_USAGE unless there is exactly one positional argument.
+ */
+struct sgm_config;
+int cli_load_config(const char *command, const struct cli_args *args,
+                    struct sgm_config **cfg);
 
 /** Applies --quiet / --verbose to the log module. */
 void cli_apply_verbosity(const struct cli_args *args);

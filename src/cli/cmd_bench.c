@@ -141,7 +141,8 @@ static int bench_shape(const sgm_grid_t *grid, const struct bench_options *o,
   sgm_mixture_set_blocking(mix, o->particle_block, o->centre_block);
   sgm_mixture_out_t out[SGM_MIXTURE_MAX_HEADS];
   for (int h = 0; h < o->heads; h++)
-    out[h] = (sgm_mixture_out_t){s + h * p_count * d, lp + h * p_count, NULL};
+    out[h] = (sgm_mixture_out_t){.score = s + h * p_count * d,
+                                 .log_density = lp + h * p_count};
   sgm_nearest_t near = {.index = idx, .distance = dist};
 
   best->kernel = best->dgemm = INFINITY;

@@ -10,15 +10,9 @@ static int run_config(int argc, char **argv) {
   int err =
       sgm_error_agree(MPI_COMM_WORLD, cli_parse(argc, argv, &cli_config_command,
                                                 &args, NULL, NULL));
-  if (!err && args.npositional != 1)
-    err = sgm_error_agree(
-        MPI_COMM_WORLD,
-        sgm_error_set(SGM_ERR_USAGE, __FILE__, __LINE__, __func__,
-                      "config: expected exactly one configuration file"));
   sgm_config_t *cfg = NULL;
   if (!err)
-    err = sgm_config_load(MPI_COMM_WORLD, args.positional[0], args.sets,
-                          args.nsets, &cfg);
+    err = cli_load_config("config", &args, &cfg);
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (!err && rank == 0) {

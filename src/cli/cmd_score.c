@@ -159,8 +159,6 @@ fail:
 
 static int check_options(const struct cli_args *args,
                          const struct score_options *opt) {
-  SGM_CHECK(args->npositional == 1, SGM_ERR_USAGE,
-            "score: expected exactly one configuration file");
   SGM_CHECK(opt->points, SGM_ERR_USAGE, "score: --points IN.h5 is required");
   SGM_CHECK(opt->t_text, SGM_ERR_USAGE, "score: --t T is required");
   SGM_CHECK(opt->output, SGM_ERR_USAGE, "score: --output OUT.h5 is required");
@@ -179,9 +177,7 @@ static int score(const struct cli_args *args, const struct score_options *opt) {
   const char *pname = opt->points_dataset ? opt->points_dataset : "/points";
   double t = 0, t0 = cli_now();
 
-  SGM_CALL_GOTO(sgm_config_load(world, args->positional[0], args->sets,
-                                args->nsets, &cfg),
-                done);
+  SGM_CALL_GOTO(cli_load_config("score", args, &cfg), done);
   err = cli_real("t", opt->t_text, &t);
   if (!err && !(t > 0 && t <= cfg->sde.T))
     err = sgm_error_set(SGM_ERR_USAGE, __FILE__, __LINE__, __func__,
@@ -225,7 +221,7 @@ static int score(const struct cli_args *args, const struct score_options *opt) {
                          .nearest = {r.index, r.index2, r.dist, r.dist2}};
   err = sgm_drift_eval(drift, t, r.count, r.x, &out);
   SGM_CALL_GOTO(sgm_error_agree(world, err), done);
-  double flops = sgm_drift_flops(drift, r.count), total = 0, elapsed;
+  double flops = sgm_drift_flops(drift, r.count, &out), total = 0, elapsed;
   elapsed = cli_now() - t1;
   MPI_Allreduce(&flops, &total, 1, MPI_DOUBLE, MPI_SUM, world);
   sgm_log(SGM_LOG_INFO, "scored %lld points at t = %g in %.2f s (%.1f GFLOP/s)",

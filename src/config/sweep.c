@@ -123,6 +123,17 @@ int64_t sgm_config_sweep_count(const sgm_config_t *cfg) {
 }
 
 /* Sets the task's value of every swept key in in. */
+const char *sgm_config_sweep_value(const sgm_config_t *cfg, int64_t task,
+                                   int key) {
+  if (key < 0 || key >= cfg->sweep.count || task < 0 ||
+      task >= sgm_config_sweep_count(cfg))
+    return NULL;
+  /* Mixed radix, the last key varying fastest (as apply_task). */
+  for (int i = cfg->sweep.count - 1; i > key; i--)
+    task /= cfg->sweep.keys[i].count;
+  return cfg->sweep.keys[key].values[task % cfg->sweep.keys[key].count];
+}
+
 static int apply_task(struct sgm__cfg_input *in, const sgm_config_t *cfg,
                       int64_t task, const struct sgm__cfg_input *origins) {
   char where[64];

@@ -107,13 +107,23 @@ int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
   double m = sgm_schedule_mean(&dr->schedule, t);
   double sigma2 = sgm_schedule_var(&dr->schedule, t);
   SGM_CALL(dr->model->eval(dr->model_impl, m, sigma2, p, x, out));
-  if (dr->perturb && out->drift)
+  const size_t len = (size_t)p * (size_t)dr->d;
+  if (out->perturbation) {
+    memset(out->perturbation, 0, len * sizeof *out->perturbation);
+    if (dr->perturb)
+      dr->perturb->add(dr->perturb_impl, sqrt(sigma2), p, x, out->perturbation);
+    if (dr->perturb && out->drift)
+      for (size_t i = 0; i < len; i++)
+        out->drift[i] += out->perturbation[i];
+  } else if (dr->perturb && out->drift) {
     dr->perturb->add(dr->perturb_impl, sqrt(sigma2), p, x, out->drift);
+  }
   return 0;
 }
 
-double sgm_drift_flops(const sgm_drift_t *dr, int64_t p) {
-  return dr->model->flops(dr->model_impl, p);
+double sgm_drift_flops(const sgm_drift_t *dr, int64_t p,
+                       const sgm_drift_out_t *request) {
+  return dr->model->flops(dr->model_impl, p, request);
 }
 
 const char *sgm_drift_describe(const sgm_drift_t *dr) {
@@ -121,3 +131,19 @@ const char *sgm_drift_describe(const sgm_drift_t *dr) {
 }
 
 int sgm_drift_dim(const sgm_drift_t *dr) { return dr->d; }
+
+const char *sgm_drift_model_name(const sgm_drift_t *dr) {
+  return dr->model->name;
+}
+
+int sgm_drift_is_empirical(const sgm_drift_t *dr) {
+  return dr->model == &sgm__model_empirical;
+}
+
+int sgm_drift_model_variance(const sgm_drift_t *dr, double *v) {
+  return dr->model->shared_variance(dr->model_impl, v);
+}
+
+double sgm_drift_min_variance(const sgm_drift_t *dr) {
+  return dr->model->min_variance(dr->model_impl);
+}

@@ -14,8 +14,12 @@ struct sgm__model_ops {
                 MPI_Comm row, void **impl);
   int (*eval)(void *impl, double m, double sigma2, int64_t p, const double *x,
               sgm_drift_out_t *out);
-  double (*flops)(const void *impl, int64_t p);
+  double (*flops)(const void *impl, int64_t p, const sgm_drift_out_t *request);
   void (*destroy)(void *impl);
+  /* The shared component variance (returns 0), or SGM_ERR_UNSUPPORTED;
+   * and the smallest component variance. */
+  int (*shared_variance)(const void *impl, double *v);
+  double (*min_variance)(const void *impl);
 };
 
 /** A perturbation e(x, t), added to a drift in place. */

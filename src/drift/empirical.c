@@ -65,7 +65,8 @@ static int empirical_eval(void *impl, double m, double sigma2, int64_t p,
                           .log_density = out->log_density
                                              ? out->log_density
                                              : out->model_log_density,
-                          .denoised = out->denoised};
+                          .denoised = out->denoised,
+                          .mean = out->model_mean};
   SGM_CALL(sgm_mixture_eval(e->mix, m, sigma2, p, x, &mo,
                             sgm__nearest_request(out)));
   if (out->drift && out->empirical)
@@ -76,7 +77,8 @@ static int empirical_eval(void *impl, double m, double sigma2, int64_t p,
   return 0;
 }
 
-static double empirical_flops(const void *impl, int64_t p) {
+static double empirical_flops(const void *impl, int64_t p,
+                              const sgm_drift_out_t *request) {
   return sgm_mixture_flops(((const struct empirical *)impl)->mix, p);
 }
 
@@ -86,9 +88,17 @@ static void empirical_destroy(void *impl) {
   free(e);
 }
 
+static int empirical_variance(const void *impl, double *v) {
+  *v = 0.0;
+  return 0;
+}
+
+static double empirical_min_variance(const void *impl) { return 0.0; }
+
 const struct sgm__model_ops sgm__model_empirical = {
-    "empirical", empirical_create, empirical_eval, empirical_flops,
-    empirical_destroy};
+    "empirical",           empirical_create,  empirical_eval,
+    empirical_flops,       empirical_destroy, empirical_variance,
+    empirical_min_variance};
 
 /* ---- smoothed ----------------------------------------------------------- */
 
@@ -96,6 +106,7 @@ struct smoothed {
   sgm_mixture_t *both; /* heads: empirical, smoothed */
   sgm_mixture_t *only; /* head: smoothed */
   int d;
+  double h2;
 };
 
 static void smoothed_destroy(void *impl) {
@@ -117,6 +128,7 @@ static int smoothed_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   SGM_CALL_GOTO(sgm__empirical_mixture(data, row, 2, heads, &s->both), fail);
   SGM_CALL_GOTO(sgm__empirical_mixture(data, row, 1, &h2, &s->only), fail);
   s->d = data->d;
+  s->h2 = h2;
   *impl = s;
   return 0;
 fail:
@@ -128,7 +140,8 @@ static int smoothed_eval(void *impl, double m, double sigma2, int64_t p,
                          const double *x, sgm_drift_out_t *out) {
   struct smoothed *s = impl;
   sgm_mixture_out_t model = {.score = out->drift,
-                             .log_density = out->model_log_density};
+                             .log_density = out->model_log_density,
+                             .mean = out->model_mean};
   if (!sgm__wants_empirical(out))
     return sgm_mixture_eval(s->only, m, sigma2, p, x, &model, NULL);
   sgm_mixture_out_t heads[2] = {{.score = out->empirical,
@@ -139,10 +152,22 @@ static int smoothed_eval(void *impl, double m, double sigma2, int64_t p,
                           sgm__nearest_request(out));
 }
 
-static double smoothed_flops(const void *impl, int64_t p) {
-  return sgm_mixture_flops(((const struct smoothed *)impl)->both, p);
+static double smoothed_flops(const void *impl, int64_t p,
+                             const sgm_drift_out_t *request) {
+  const struct smoothed *s = impl;
+  return sgm_mixture_flops(sgm__wants_empirical(request) ? s->both : s->only,
+                           p);
+}
+
+static int smoothed_variance(const void *impl, double *v) {
+  *v = ((const struct smoothed *)impl)->h2;
+  return 0;
+}
+
+static double smoothed_min_variance(const void *impl) {
+  return ((const struct smoothed *)impl)->h2;
 }
 
 const struct sgm__model_ops sgm__model_smoothed = {
-    "smoothed", smoothed_create, smoothed_eval, smoothed_flops,
-    smoothed_destroy};
+    "smoothed",       smoothed_create,   smoothed_eval,        smoothed_flops,
+    smoothed_destroy, smoothed_variance, smoothed_min_variance};

@@ -14,6 +14,8 @@ struct gmm_model {
   sgm_mixture_t *truth;     /* the generating mixture, replicated */
   sgm_mixture_t *empirical; /* the training set */
   double *log_weights;
+  int k;
+  const double *variances; /* the data set's mixture (outlives the drift) */
 };
 
 static void gmm_destroy(void *impl) {
@@ -36,6 +38,8 @@ static int gmm_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   SGM_CALL_GOTO(SGM_MALLOC(g->log_weights, mix->k), fail);
   for (int i = 0; i < mix->k; i++)
     g->log_weights[i] = log(mix->weights[i]);
+  g->k = mix->k;
+  g->variances = mix->variances;
   sgm_mixture_desc_t desc = {.d = mix->d,
                              .n = mix->k,
                              .offset = 0,
@@ -58,6 +62,9 @@ fail:
 static int gmm_eval(void *impl, double m, double sigma2, int64_t p,
                     const double *x, sgm_drift_out_t *out) {
   struct gmm_model *g = impl;
+  SGM_CHECK(!out->model_mean, SGM_ERR_UNSUPPORTED,
+            "[drift] model = gmm has components of different variances: no "
+            "single frozen-weight mean (use method = em)");
   if (out->drift || out->model_log_density) {
     sgm_mixture_out_t truth = {.score = out->drift,
                                .log_density = out->model_log_density};
@@ -73,10 +80,29 @@ static int gmm_eval(void *impl, double m, double sigma2, int64_t p,
   return 0;
 }
 
-static double gmm_flops(const void *impl, int64_t p) {
+static double gmm_flops(const void *impl, int64_t p,
+                        const sgm_drift_out_t *request) {
   const struct gmm_model *g = impl;
-  return sgm_mixture_flops(g->truth, p) + sgm_mixture_flops(g->empirical, p);
+  return sgm_mixture_flops(g->truth, p) +
+         (sgm__wants_empirical(request) ? sgm_mixture_flops(g->empirical, p)
+                                        : 0.0);
 }
 
-const struct sgm__model_ops sgm__model_gmm = {"gmm", gmm_create, gmm_eval,
-                                              gmm_flops, gmm_destroy};
+static int gmm_variance(const void *impl, double *v) {
+  return sgm_error_set(SGM_ERR_UNSUPPORTED, __FILE__, __LINE__, __func__,
+                       "[drift] model = gmm has components of different "
+                       "variances, which the exponential integrator (method "
+                       "= ei) does not support; use method = em");
+}
+
+static double gmm_min_variance(const void *impl) {
+  const struct gmm_model *g = impl;
+  double v = INFINITY;
+  for (int i = 0; i < g->k; i++)
+    v = fmin(v, g->variances[i]);
+  return v;
+}
+
+const struct sgm__model_ops sgm__model_gmm = {
+    "gmm",       gmm_create,   gmm_eval,        gmm_flops,
+    gmm_destroy, gmm_variance, gmm_min_variance};

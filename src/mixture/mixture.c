@@ -517,12 +517,15 @@ static void finalize(const sgm_mixture_t *mix, const struct head_params *hp,
   if (!hp->a_j) {
     /* D0 = sum w mu; score = a (m D0 - x); E[X0|x] = m v a x + sigma^2 a D0 */
     const double a = hp->a, inv_z = 1.0 / z;
+    double *mean = out->mean ? out->mean + i * d : NULL;
     for (int k = 0; k < d; k++) {
       double d0 = u[k] * inv_z;
       if (s)
         s[k] = a * (m * d0 - x[k]);
       if (dn)
         dn[k] = m * hp->v * a * x[k] + sigma2 * a * d0;
+      if (mean)
+        mean[k] = d0;
     }
     return;
   }
@@ -541,6 +544,10 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
                      sgm_nearest_t *nearest) {
   SGM_CHECK(sigma2 > 0 && isfinite(sigma2) && isfinite(m), SGM_ERR_INTERNAL,
             "mixture evaluated at sigma^2 = %g, m = %g", sigma2, m);
+  for (int h = 0; h < mix->nheads; h++)
+    SGM_CHECK(!out[h].mean || !mix->var, SGM_ERR_INTERNAL,
+              "the weighted mean of centres is only defined for "
+              "equal-variance mixtures");
   if (p <= 0)
     return 0;
   /* Allocation failures must be agreed on before the collective below. */

@@ -49,26 +49,6 @@ static char *dup_string(const char *s) {
   return d;
 }
 
-/* The output's directory must exist and be writable: say so plainly rather
- * than through HDF5's generic open failure. */
-static int check_directory(const char *path) {
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (!slash)
-    snprintf(dir, sizeof dir, ".");
-  else if (slash == dir)
-    dir[1] = '\0';
-  else
-    *slash = '\0';
-  SGM_CHECK(access(dir, F_OK) == 0, SGM_ERR_IO,
-            "output directory '%s' of '%s' does not exist", dir, path);
-  SGM_CHECK(access(dir, W_OK) == 0, SGM_ERR_IO,
-            "output directory '%s' of '%s' is not writable: %s", dir, path,
-            strerror(errno));
-  return 0;
-}
-
 int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
                       sgm_output_t **out) {
   int err = 0;
@@ -89,8 +69,10 @@ int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
   }
   int rank;
   MPI_Comm_rank(comm, &rank);
-  SGM_CALL_GOTO(sgm_error_agree(comm, rank == 0 ? check_directory(path) : 0),
-                fail);
+  /* Creating replaces: only the directory needs checking. */
+  SGM_CALL_GOTO(
+      sgm_error_agree(comm, rank == 0 ? sgm_output_check_path(path, 1) : 0),
+      fail);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   o->file = H5Fcreate(o->written, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -177,8 +159,12 @@ int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
     H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, extent, NULL);
     mspace = H5Screate_simple(rank, extent, NULL);
   } else {
+    /* Not an H5S_NULL memory space: HDF5 1.10.8's collective write then
+     * stores this rank's first buffer element at row 0. */
+    hsize_t one = 1;
     H5Sselect_none(fspace);
-    mspace = H5Screate(H5S_NULL);
+    mspace = H5Screate_simple(1, &one, NULL);
+    H5Sselect_none(mspace);
   }
   dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);

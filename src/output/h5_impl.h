@@ -4,6 +4,7 @@
 
 #include <hdf5.h>
 #include <mpi.h>
+#include <stdint.h>
 
 struct sgm_output {
   hid_t file;
@@ -23,5 +24,11 @@ int sgm__h5_error(const char *what, const char *file, int line,
 int sgm__h5_error_fmt(const char *file, int line, const char *func,
                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/** The I/O mode HDF5 actually used for the last append of a series (an
+ * H5D_mpio_actual_io_mode_t), and in *cause (if not NULL) the global reasons
+ * it was not collective.  For tests. */
+struct sgm_series;
+int sgm__series_io_mode(const struct sgm_series *series, uint32_t *cause);
 
 #endif

@@ -8,7 +8,7 @@ import os
 import h5py
 import numpy as np
 
-from common import check, finish, run, scratch, write_config
+from sgmrun_test import check, finish, run, scratch, write_config
 
 work = scratch("cli-errors")
 good = write_config(os.path.join(work, "good.ini"), "[data]\nsource = gmm\nmeans = -1, 1\nn = 50\n")

@@ -18,7 +18,7 @@ import os
 import h5py
 import numpy as np
 
-from common import FASHION, check, finish, run, scratch, text, write_config
+from sgmrun_test import FASHION, check, finish, run, scratch, text, write_config
 
 work = scratch("cli-score")
 cfg = write_config(os.path.join(work, "score.ini"), """

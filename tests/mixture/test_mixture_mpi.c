@@ -55,8 +55,9 @@ static void evaluate(const double *y, int64_t n, int d, int64_t c_first,
   sgm_mixture_set_blocking(mix, 16, 32);
   sgm_mixture_out_t out[2];
   for (int h = 0; h < 2; h++)
-    out[h] = (sgm_mixture_out_t){r->score + h * stride * d, r->lp + h * stride,
-                                 r->denoised + h * stride * d};
+    out[h] = (sgm_mixture_out_t){.score = r->score + h * stride * d,
+                                 .log_density = r->lp + h * stride,
+                                 .denoised = r->denoised + h * stride * d};
   sgm_nearest_t near = {.index = r->idx, .distance = r->dist};
   ASSERT_OK(sgm_mixture_eval(mix, m, s2, count, x, out, &near));
   sgm_mixture_destroy(&mix);

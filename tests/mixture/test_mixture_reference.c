@@ -75,7 +75,9 @@ static double check_points(sgm_mixture_t *mix, int64_t n, int d,
          *nd2 = malloc(sizeof *nd2 * (size_t)p);
   sgm_mixture_out_t out[SGM_MIXTURE_MAX_HEADS];
   for (int h = 0; h < nheads; h++)
-    out[h] = (sgm_mixture_out_t){s + h * p * d, lp + h * p, dn + h * p * d};
+    out[h] = (sgm_mixture_out_t){.score = s + h * p * d,
+                                 .log_density = lp + h * p,
+                                 .denoised = dn + h * p * d};
   sgm_nearest_t nearest = {
       .index = near, .distance = nd, .second_distance = nd2};
   ASSERT_OK(sgm_mixture_eval(mix, m, sigma2, p, x, out, &nearest));
@@ -186,7 +188,7 @@ static void test_extreme_logits(void) {
   check_points(mix, 3, d, y, NULL, NULL, 1, hv, 1.0, 1e-6, 6, x,
                "extreme logits");
   double s[12], lp[6];
-  sgm_mixture_out_t out = {s, lp, NULL};
+  sgm_mixture_out_t out = {.score = s, .log_density = lp};
   ASSERT_OK(sgm_mixture_eval(mix, 1.0, 1e-6, 6, x, &out, NULL));
   for (int i = 0; i < 12; i++)
     ASSERT_TRUE(isfinite(s[i]));
@@ -237,7 +239,7 @@ static void test_nearest_ties(void) {
   double dist, dist2;
   sgm_nearest_t near = {&idx, &idx2, &dist, &dist2};
   double s[4];
-  sgm_mixture_out_t out = {s, NULL, NULL};
+  sgm_mixture_out_t out = {.score = s};
   ASSERT_OK(sgm_mixture_eval(mix, 0.9, 0.01, 1, x, &out, &near));
   ASSERT_INT_EQ(idx, 3);
   ASSERT_INT_EQ(idx2, 17);
@@ -256,8 +258,10 @@ static void test_blocking(void) {
   double a[2][41 * 29], b[2][41 * 29], la[2][41], lb[2][41];
   int64_t ia[41], ib[41];
   sgm_mixture_t *mix = make(n, d, y, NULL, NULL, 2, hv);
-  sgm_mixture_out_t oa[2] = {{a[0], la[0], NULL}, {a[1], la[1], NULL}};
-  sgm_mixture_out_t ob[2] = {{b[0], lb[0], NULL}, {b[1], lb[1], NULL}};
+  sgm_mixture_out_t oa[2] = {{.score = a[0], .log_density = la[0]},
+                             {.score = a[1], .log_density = la[1]}};
+  sgm_mixture_out_t ob[2] = {{.score = b[0], .log_density = lb[0]},
+                             {.score = b[1], .log_density = lb[1]}};
   sgm_nearest_t na = {.index = ia}, nb = {.index = ib};
   ASSERT_OK(sgm_mixture_eval(mix, 0.95, 0.01, p, x, oa, &na));
   sgm_mixture_set_blocking(mix, 7, 13);

@@ -1,0 +1,51 @@
+/**
+ * @file experiment.h
+ * One run of an experiment: the training set, the drift, the sampler and
+ * the diagnostics on the process grid, streamed save step by save step to
+ * one parallel HDF5 file (the layout of INTERFACE.md).
+ */
+#ifndef SGM_EXPERIMENT_H
+#define SGM_EXPERIMENT_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgm/config.h"
+
+struct sgm_run_options {
+  const char *output; /* the file to write */
+  bool overwrite;     /* replace an existing file */
+  bool quiet;         /* no progress lines */
+  int64_t task;       /* the [sweep] task this run is, or -1 */
+  /* The task's configuration before the sweep was applied (its [sweep]
+   * keys name the swept values); NULL when task = -1. */
+  const sgm_config_t *sweep_base;
+};
+
+/**
+ * The file a run writes: `override` if given, else [run] output; for a
+ * sweep task, "<stem>.task<NNN>.h5" (stem = the path without ".h5", NNN the
+ * task with at least three digits).  Serial.
+ */
+int sgm_experiment_output_path(const sgm_config_t *cfg, const char *override,
+                               int64_t task, char *buf, size_t len);
+
+/**
+ * Checks, before any work, that a run can write path: creates the default
+ * directory results/ (under the working directory) when path lies directly
+ * in it, then applies sgm_output_check_path.  Call on one rank and agree.
+ */
+int sgm_experiment_check_output(const char *path, bool overwrite);
+
+/**
+ * Runs the experiment of cfg.  Collective over world; every rank returns
+ * the same status.  Invalid settings and an unusable output path are
+ * reported before any work; once the file exists, a failure leaves it with
+ * status "failed".
+ */
+int sgm_experiment_run(MPI_Comm world, const sgm_config_t *cfg,
+                       const struct sgm_run_options *opt);
+
+#endif /* SGM_EXPERIMENT_H */

@@ -1,0 +1,149 @@
+/*
+ * sgmrun run: one experiment, or one task of a sweep.
+ *
+ * With --task N the N-th combination of [sweep] runs and writes
+ * <stem>.task<NNN>.h5 (what a SLURM array task passes).  Without --task, a
+ * configuration with a [sweep] runs every task in turn, each to its own
+ * file; all the output paths are checked before the first task starts.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "sgm/config.h"
+#include "sgm/error.h"
+#include "sgm/experiment.h"
+#include "sgm/log.h"
+
+struct run_options {
+  const char *output, *task_text;
+  bool overwrite, resume;
+};
+
+static int run_option(const char *name, const char *value, void *ctx) {
+  struct run_options *o = ctx;
+  if (strcmp(name, "overwrite") == 0) {
+    o->overwrite = true;
+    return 0;
+  }
+  if (strcmp(name, "resume") == 0) {
+    o->resume = true;
+    return 0;
+  }
+  const char **slot = strcmp(name, "output") == 0 ? &o->output
+                      : strcmp(name, "task") == 0 ? &o->task_text
+                                                  : NULL;
+  if (!slot)
+    return 2;
+  SGM_CHECK(value, SGM_ERR_USAGE, "run: --%s needs a value", name);
+  *slot = value;
+  return 1;
+}
+
+static int check_options(const struct cli_args *args,
+                         const struct run_options *o, int64_t *task) {
+  SGM_CHECK(!(o->overwrite && o->resume), SGM_ERR_USAGE,
+            "run: --overwrite and --resume exclude each other");
+  SGM_CHECK(!o->resume, SGM_ERR_USAGE,
+            "run: --resume needs checkpoints, which this version of sgmrun "
+            "does not write yet");
+  *task = -1;
+  if (o->task_text) {
+    SGM_CALL(cli_int("task", o->task_text, task));
+    SGM_CHECK(*task >= 0, SGM_ERR_USAGE, "run: --task %s must be >= 0",
+              o->task_text);
+  }
+  return 0;
+}
+
+/* Runs task `task` of cfg (or cfg itself when task < 0). */
+static int run_one(const sgm_config_t *cfg, const struct run_options *o,
+                   const struct cli_args *args, int64_t task) {
+  int err = 0;
+  sgm_config_t *task_cfg = NULL;
+  if (task >= 0)
+    err = sgm_config_sweep_task(cfg, task, &task_cfg);
+  SGM_CALL(sgm_error_agree(MPI_COMM_WORLD, err));
+  const sgm_config_t *use = task_cfg ? task_cfg : cfg;
+  char path[4096];
+  err = sgm_experiment_output_path(use, o->output, task, path, sizeof path);
+  if (!err) {
+    struct sgm_run_options opt = {.output = path,
+                                  .overwrite = o->overwrite,
+                                  .quiet = args->quiet,
+                                  .task = task,
+                                  .sweep_base = task >= 0 ? cfg : NULL};
+    err = sgm_experiment_run(MPI_COMM_WORLD, use, &opt);
+  }
+  sgm_config_destroy(&task_cfg);
+  return err;
+}
+
+/* Every task's output path, checked on rank 0 before any task runs. */
+static int check_all_paths(const sgm_config_t *cfg, const struct run_options *o,
+                           int64_t tasks) {
+  int rank, err = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  for (int64_t task = 0; rank == 0 && task < tasks && !err; task++) {
+    char path[4096];
+    err = sgm_experiment_output_path(cfg, o->output, task, path, sizeof path);
+    if (!err)
+      err = sgm_experiment_check_output(path, o->overwrite);
+  }
+  return sgm_error_agree(MPI_COMM_WORLD, err);
+}
+
+static int run_run(int argc, char **argv) {
+  struct cli_args args;
+  struct run_options o = {0};
+  int64_t task = -1;
+  int err = cli_parse(argc, argv, &cli_run_command, &args, run_option, &o);
+  if (!err)
+    err = check_options(&args, &o, &task);
+  err = sgm_error_agree(MPI_COMM_WORLD, err);
+  sgm_config_t *cfg = NULL;
+  if (!err) {
+    cli_apply_verbosity(&args);
+    err = cli_load_config("run", &args, &cfg);
+  }
+  if (!err && task >= 0) {
+    err = run_one(cfg, &o, &args, task);
+  } else if (!err && cfg->sweep.count > 0) {
+    int64_t tasks = sgm_config_sweep_count(cfg);
+    err = check_all_paths(cfg, &o, tasks);
+    for (int64_t i = 0; i < tasks && !err; i++) {
+      sgm_log(SGM_LOG_INFO, "sweep task %" PRId64 " of %" PRId64, i, tasks);
+      err = run_one(cfg, &o, &args, i);
+    }
+  } else if (!err) {
+    err = run_one(cfg, &o, &args, -1);
+  }
+  sgm_config_destroy(&cfg);
+  cli_args_free(&args);
+  return err;
+}
+
+const struct cli_command cli_run_command = {
+    "run",
+    "run CONFIG [--set section.key=value]... [--task N] [--output PATH] "
+    "[--overwrite] [--quiet]",
+    "Run the reverse SDE with diagnostics, streaming to one parallel HDF5 "
+    "file.",
+    "  --set section.key=value  override a configuration key (repeatable)\n"
+    "  --task N                 run task N (0-based) of the [sweep] section; "
+    "the output is\n"
+    "                           <stem>.task<NNN>.h5 with the task's values as "
+    "attributes\n"
+    "  --output PATH            write PATH instead of [run] output\n"
+    "  --overwrite              replace an existing output file (never "
+    "replaced otherwise)\n"
+    "  --quiet / --verbose      no progress lines / more logging\n"
+    "A configuration with a [sweep] section run without --task runs every "
+    "task in turn.\n"
+    "The file: /time, /particles (if [output] trajectories), "
+    "/final/particles,\n"
+    "/final/denoised, /diagnostics/... (see README); status running -> "
+    "complete | failed.\n",
+    run_run};

@@ -1,0 +1,58 @@
+/* Private to the experiment module: the state of a run, shared by the loop
+ * (run.c) and the file layout (layout.c). */
+#ifndef SGM_EXPERIMENT_IMPL_H
+#define SGM_EXPERIMENT_IMPL_H
+
+#include "sgm/config.h"
+#include "sgm/dataset.h"
+#include "sgm/diagnostics.h"
+#include "sgm/drift.h"
+#include "sgm/experiment.h"
+#include "sgm/grid.h"
+#include "sgm/output.h"
+#include "sgm/sampler.h"
+
+/* The series of the output file (NULL when switched off). */
+struct layout {
+  sgm_series_t *time, *particles;
+  sgm_series_t *nearest, *second, *index, *memorized, *mean_nearest;
+  sgm_series_t *score_error, *novikov, *novikov_lme, *novikov_mean,
+      *mean_score_error;
+  sgm_series_t *density;
+};
+
+struct run {
+  const sgm_config_t *cfg;
+  const struct sgm_run_options *opt;
+  sgm_grid_t *grid;
+  sgm_dataset_info_t info;
+  sgm_dataset_t *data;
+  sgm_drift_t *drift;
+  sgm_sampler_t *sampler;
+  sgm_diagnostics_t *diag;
+  sgm_output_t *out;
+  struct layout series;
+
+  int d;
+  int64_t P, first, count; /* all particles; this row's slice */
+  int64_t writer_count;    /* count on column 0 (the writers), else 0 */
+  double *y, *s, *emp, *mean, *pert, *err, *nd, *nd2, *density;
+  int64_t *ni;
+  int density_naxes, density_bins;
+};
+
+/** Creates every dataset of the file, with descriptions, units and
+ * dimension scales, and writes the root attributes.  Collective. */
+int sgm__layout_create(struct run *r);
+
+/** Appends save step at time t (y and diagnostics as evaluated).
+ * Collective. */
+int sgm__layout_record(struct run *r, double t, const sgm_diag_summary_t *sum);
+
+/** Writes /final/particles and /final/denoised.  Collective. */
+int sgm__layout_final(struct run *r, const double *denoised);
+
+/** Closes the series.  Collective. */
+void sgm__layout_close(struct run *r);
+
+#endif

@@ -1,0 +1,266 @@
+/*
+ * The layout of a run's output file (INTERFACE.md): what is created, with
+ * which description, units and dimension scales, and what one save step
+ * appends.  /time is the scale of every series' first axis and /particle
+ * that of the particle axis.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiment/experiment_impl.h"
+#include "sgm/error.h"
+
+struct series_spec {
+  sgm_series_t **slot;
+  const char *name;
+  enum sgm_series_kind kind;
+  hid_t type;
+  const char *description, *units;
+};
+
+static int create_series(struct run *r, const struct series_spec *spec,
+                         hid_t file_type, int ndims, const int64_t *dims) {
+  return sgm_series_create(r->out, spec->name, spec->kind, file_type,
+                           spec->type, ndims, dims, spec->description,
+                           spec->units, spec->slot);
+}
+
+static int attach_scales(struct run *r, sgm_series_t *s, hid_t time,
+                         hid_t particle, int per_particle) {
+  SGM_CALL(sgm_series_attach_scale(s, 0, time, "time"));
+  if (per_particle)
+    SGM_CALL(sgm_series_attach_scale(s, 1, particle, "particle"));
+  return 0;
+}
+
+/* The task's swept values as root attributes: "task", one attribute per
+ * swept key (named by the key), and "sweep" summarising them. */
+static int task_attributes(struct run *r, hid_t f) {
+  const sgm_config_t *base = r->opt->sweep_base;
+  if (r->opt->task < 0 || !base)
+    return 0;
+  SGM_CALL(sgm_output_attr_int64(f, "task", r->opt->task));
+  char summary[2048] = "";
+  size_t used = 0;
+  for (int i = 0; i < base->sweep.count; i++) {
+    const char *value = sgm_config_sweep_value(base, r->opt->task, i);
+    SGM_CHECK(value, SGM_ERR_INTERNAL, "task %lld has no value for %s",
+              (long long)r->opt->task, base->sweep.keys[i].key);
+    SGM_CALL(sgm_output_attr_string(f, base->sweep.keys[i].key, value));
+    int w = snprintf(summary + used, sizeof summary - used, "%s%s = %s",
+                     i ? "; " : "", base->sweep.keys[i].key, value);
+    used += w > 0 && (size_t)w < sizeof summary - used ? (size_t)w : 0;
+  }
+  return sgm_output_attr_string(f, "sweep", summary);
+}
+
+static int run_attributes(struct run *r, hid_t f) {
+  char text[512];
+  const sgm_config_t *cfg = r->cfg;
+  SGM_CALL(sgm_output_attr_string(f, "drift", sgm_drift_describe(r->drift)));
+  SGM_CALL(sgm_output_attr_string(f, "data", r->data->description));
+  snprintf(text, sizeof text, "%s on a %s grid of %lld steps, %lld particles",
+           cfg->sampler.method == SGM_METHOD_EI ? "ei" : "em",
+           cfg->sampler.grid == SGM_GRID_UNIFORM     ? "uniform"
+           : cfg->sampler.grid == SGM_GRID_LOG_SIGMA ? "log_sigma"
+                                                     : "edm",
+           (long long)cfg->sampler.steps, (long long)r->P);
+  SGM_CALL(sgm_output_attr_string(f, "sampler", text));
+  SGM_CALL(sgm_output_attr_int64(f, "particles", r->P));
+  SGM_CALL(sgm_output_attr_int64(f, "dimension", r->d));
+  SGM_CALL(sgm_output_attr_int64(f, "training_examples", r->data->n));
+  return sgm_output_attr_double(f, "stiffness",
+                                sgm_sampler_stiffness(r->sampler, NULL));
+}
+
+int sgm__layout_create(struct run *r) {
+  int err = 0;
+  const sgm_config_t *cfg = r->cfg;
+  hid_t f = sgm_output_file(r->out), particle = H5I_INVALID_HID;
+  int64_t *index = NULL;
+  SGM_CALL(sgm_output_provenance(r->out, cfg, r->grid, "run"));
+  SGM_CALL(task_attributes(r, f));
+  SGM_CALL(run_attributes(r, f));
+
+  SGM_CALL(SGM_MALLOC(index, (size_t)r->count + 1));
+  for (int64_t i = 0; i < r->count; i++)
+    index[i] = r->first + i;
+  err = sgm_output_write_rows(
+      r->out, "particle", H5T_NATIVE_INT64, r->P, 0, r->first, r->writer_count,
+      index, "index of each particle (path) of the ensemble", "index");
+  free(index);
+  SGM_CALL(err);
+  particle = H5Dopen2(f, "particle", H5P_DEFAULT);
+  SGM_CHECK(particle >= 0, SGM_ERR_HDF5, "cannot reopen /particle");
+
+  struct layout *L = &r->series;
+  const hid_t dbl = H5T_NATIVE_DOUBLE, i64 = H5T_NATIVE_INT64;
+  const hid_t storage = cfg->output.storage == SGM_PRECISION_FLOAT32
+                            ? H5T_NATIVE_FLOAT
+                            : H5T_NATIVE_DOUBLE;
+  const struct series_spec time = {
+      &L->time,
+      "time",
+      SGM_SERIES_ENSEMBLE,
+      dbl,
+      "forward time t of each saved step, from T down to t_min",
+      "SDE time"};
+  SGM_CALL_GOTO(create_series(r, &time, dbl, 0, NULL), done);
+  hid_t time_ds = sgm_series_dataset(L->time);
+
+  const int64_t pd[2] = {r->P, r->d};
+  if (cfg->output.trajectories) {
+    const struct series_spec s = {&L->particles,
+                                  "particles",
+                                  SGM_SERIES_PARTICLES,
+                                  dbl,
+                                  "the particles Y_t at each saved step",
+                                  "data units"};
+    SGM_CALL_GOTO(create_series(r, &s, storage, 2, pd), done);
+  }
+  /* Per-particle diagnostics (saved x P) and ensemble summaries (saved). */
+  const struct series_spec per_particle[] = {
+      {&L->nearest, "diagnostics/nearest_distance", SGM_SERIES_PARTICLES, dbl,
+       "distance |y - x_i| to the nearest training example", "data units"},
+      {&L->second, "diagnostics/second_nearest_distance", SGM_SERIES_PARTICLES,
+       dbl, "distance to the second-nearest training example", "data units"},
+      {&L->index, "diagnostics/nearest_index", SGM_SERIES_PARTICLES, i64,
+       "index of the nearest training example (training set as loaded)",
+       "index"},
+      {&L->score_error, "diagnostics/score_error_norm", SGM_SERIES_PARTICLES,
+       dbl,
+       "|s(y, t) - grad log p^_t(y)|: the drift's distance from the "
+       "empirical score",
+       "1/data units"},
+      {&L->novikov, "diagnostics/novikov_integral", SGM_SERIES_PARTICLES, dbl,
+       "I = 1/2 int g^2 |s - grad log p^_t|^2 dtau along the path so far "
+       "(left-point rule)",
+       "dimensionless"}};
+  const struct series_spec ensemble[] = {
+      {&L->memorized, "diagnostics/memorized_fraction", SGM_SERIES_ENSEMBLE,
+       dbl, "share of paths with nearest / second-nearest distance < 1/3",
+       "fraction"},
+      {&L->mean_nearest, "diagnostics/mean_nearest_distance",
+       SGM_SERIES_ENSEMBLE, dbl,
+       "mean distance to the nearest training "
+       "example over all paths",
+       "data units"},
+      {&L->novikov_lme, "diagnostics/novikov_log_mean_exp", SGM_SERIES_ENSEMBLE,
+       dbl,
+       "log E[exp I] estimated over all paths: "
+       "log((1/P) sum_j exp I_j)",
+       "dimensionless"},
+      {&L->novikov_mean, "diagnostics/novikov_mean", SGM_SERIES_ENSEMBLE, dbl,
+       "mean Novikov integral over all paths", "dimensionless"},
+      {&L->mean_score_error, "diagnostics/mean_score_error",
+       SGM_SERIES_ENSEMBLE, dbl, "mean |s - grad log p^_t| over all paths",
+       "1/data units"}};
+  const bool nearest = cfg->diagnostics.nearest,
+             novikov = cfg->diagnostics.novikov;
+  for (int i = 0; i < 5; i++)
+    if (i < 3 ? nearest : novikov)
+      SGM_CALL_GOTO(
+          create_series(r, &per_particle[i], per_particle[i].type, 1, pd),
+          done);
+  for (int i = 0; i < 5; i++)
+    if (i < 2 ? nearest : novikov)
+      SGM_CALL_GOTO(create_series(r, &ensemble[i], dbl, 0, NULL), done);
+
+  if (r->density_naxes > 0) {
+    const int64_t bins[2] = {r->density_bins, r->density_bins};
+    const struct series_spec s = {
+        &L->density,
+        "diagnostics/density",
+        SGM_SERIES_ENSEMBLE,
+        dbl,
+        r->density_naxes == 1
+            ? "particle density per bin of density_edges (count / (P width))"
+            : "particle density per cell of density_edges x density_edges "
+              "(count / (P area)), axis 1 the first coordinate",
+        r->density_naxes == 1 ? "1/data units" : "1/data units^2"};
+    SGM_CALL_GOTO(create_series(r, &s, dbl, r->density_naxes, bins), done);
+    double *edges = NULL;
+    SGM_CALL_GOTO(SGM_MALLOC(edges, (size_t)r->density_bins + 1), done);
+    sgm_diagnostics_density_edges(r->diag, edges);
+    err = sgm_output_write_rows(
+        r->out, "diagnostics/density_edges", dbl, r->density_bins + 1, 0, 0,
+        r->grid->rank == 0 ? r->density_bins + 1 : 0, edges,
+        "bin edges of diagnostics/density (each axis)", "data units");
+    free(edges);
+    SGM_CALL_GOTO(err, done);
+  }
+
+  sgm_series_t *const with_particles[] = {L->particles,   L->nearest,
+                                          L->second,      L->index,
+                                          L->score_error, L->novikov};
+  sgm_series_t *const without[] = {L->memorized,        L->mean_nearest,
+                                   L->novikov_lme,      L->novikov_mean,
+                                   L->mean_score_error, L->density};
+  for (size_t i = 0; i < sizeof with_particles / sizeof *with_particles; i++)
+    if (with_particles[i])
+      SGM_CALL_GOTO(attach_scales(r, with_particles[i], time_ds, particle, 1),
+                    done);
+  for (size_t i = 0; i < sizeof without / sizeof *without; i++)
+    if (without[i])
+      SGM_CALL_GOTO(attach_scales(r, without[i], time_ds, particle, 0), done);
+  SGM_CALL_GOTO(sgm_output_flush(r->out), done);
+done:
+  H5Dclose(particle);
+  return err;
+}
+
+int sgm__layout_record(struct run *r, double t, const sgm_diag_summary_t *sum) {
+  struct layout *L = &r->series;
+  const int64_t first = r->first, n = r->writer_count;
+  SGM_CALL(sgm_series_append(L->time, 0, 0, &t));
+  if (L->particles)
+    SGM_CALL(sgm_series_append(L->particles, first, n, r->y));
+  if (L->nearest) {
+    SGM_CALL(sgm_series_append(L->nearest, first, n, r->nd));
+    SGM_CALL(sgm_series_append(L->second, first, n, r->nd2));
+    SGM_CALL(sgm_series_append(L->index, first, n, r->ni));
+    SGM_CALL(sgm_series_append(L->memorized, 0, 0, &sum->memorized_fraction));
+    SGM_CALL(
+        sgm_series_append(L->mean_nearest, 0, 0, &sum->mean_nearest_distance));
+  }
+  if (L->novikov) {
+    SGM_CALL(sgm_series_append(L->score_error, first, n, r->err));
+    SGM_CALL(sgm_series_append(L->novikov, first, n,
+                               sgm_diagnostics_novikov(r->diag)));
+    SGM_CALL(
+        sgm_series_append(L->novikov_lme, 0, 0, &sum->novikov_log_mean_exp));
+    SGM_CALL(sgm_series_append(L->novikov_mean, 0, 0, &sum->novikov_mean));
+    SGM_CALL(
+        sgm_series_append(L->mean_score_error, 0, 0, &sum->mean_score_error));
+  }
+  if (L->density)
+    SGM_CALL(sgm_series_append(L->density, 0, 0, r->density));
+  return sgm_output_flush(r->out);
+}
+
+int sgm__layout_final(struct run *r, const double *denoised) {
+  SGM_CALL(sgm_output_write_rows(r->out, "final/particles", H5T_NATIVE_DOUBLE,
+                                 r->P, r->d, r->first, r->writer_count, r->y,
+                                 "the particles at t_min (the raw samples)",
+                                 "data units"));
+  if (denoised)
+    SGM_CALL(sgm_output_write_rows(
+        r->out, "final/denoised", H5T_NATIVE_DOUBLE, r->P, r->d, r->first,
+        r->writer_count, denoised,
+        "Tweedie denoising of the final particles, (y + sigma^2 s(y, t_min)) "
+        "/ m with the sampler's drift s",
+        "data units"));
+  return sgm_output_flush(r->out);
+}
+
+void sgm__layout_close(struct run *r) {
+  struct layout *L = &r->series;
+  sgm_series_t **all[] = {
+      &L->time,    &L->particles,   &L->nearest,      &L->second,
+      &L->index,   &L->memorized,   &L->mean_nearest, &L->score_error,
+      &L->novikov, &L->novikov_lme, &L->novikov_mean, &L->mean_score_error,
+      &L->density};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    sgm_series_close(all[i]);
+}

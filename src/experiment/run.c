@@ -1,0 +1,275 @@
+/*
+ * The run: set-up (everything that can be rejected is rejected before any
+ * work), the loop over the time grid, and the end.
+ *
+ * At each time t_k the drift is evaluated once at the particles, asking for
+ * what the step, the Novikov integral and (at save steps) the diagnostics
+ * need; the save step records the state at t_k with the Novikov integral up
+ * to t_k; then the integral and the particles advance to t_{k+1}.  The last
+ * time t_K = t_min is always saved.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "experiment/experiment_impl.h"
+#include "sgm/error.h"
+#include "sgm/log.h"
+#include "sgm/progress.h"
+#include "sgm/schedule.h"
+
+int sgm_experiment_output_path(const sgm_config_t *cfg, const char *override,
+                               int64_t task, char *buf, size_t len) {
+  const char *base = override ? override : cfg->run.output;
+  int n;
+  if (task < 0) {
+    n = snprintf(buf, len, "%s", base);
+  } else {
+    size_t stem = strlen(base);
+    if (stem >= 3 && strcmp(base + stem - 3, ".h5") == 0)
+      stem -= 3;
+    n = snprintf(buf, len, "%.*s.task%03" PRId64 ".h5", (int)stem, base, task);
+  }
+  SGM_CHECK(n >= 0 && (size_t)n < len, SGM_ERR_CONFIG,
+            "output path '%s' is too long", base);
+  return 0;
+}
+
+static void free_buffers(struct run *r) {
+  double *d[] = {r->y,   r->s,  r->emp, r->mean,   r->pert,
+                 r->err, r->nd, r->nd2, r->density};
+  for (size_t i = 0; i < sizeof d / sizeof *d; i++)
+    free(d[i]);
+  free(r->ni);
+}
+
+static int alloc_buffers(struct run *r) {
+  const size_t nd = (size_t)(r->count * r->d) + 1, n = (size_t)r->count + 1;
+  SGM_CALL(SGM_MALLOC(r->y, nd));
+  SGM_CALL(SGM_MALLOC(r->s, nd));
+  SGM_CALL(SGM_MALLOC(r->emp, nd));
+  SGM_CALL(SGM_MALLOC(r->mean, nd));
+  SGM_CALL(SGM_MALLOC(r->pert, nd));
+  SGM_CALL(SGM_MALLOC(r->err, n));
+  SGM_CALL(SGM_MALLOC(r->nd, n));
+  SGM_CALL(SGM_MALLOC(r->nd2, n));
+  SGM_CALL(SGM_MALLOC(r->ni, n));
+  size_t cells = (size_t)r->density_bins;
+  if (r->density_naxes == 2)
+    cells *= (size_t)r->density_bins;
+  SGM_CALL(SGM_MALLOC(r->density, cells + 1));
+  return 0;
+}
+
+/* Warns, before the run, when Euler-Maruyama would be unstable. */
+static void check_stiffness(const struct run *r) {
+  if (r->cfg->sampler.method != SGM_METHOD_EM)
+    return;
+  int64_t at = 0;
+  double stiff = sgm_sampler_stiffness(r->sampler, &at);
+  if (stiff < 2.0)
+    return;
+  const double *t = sgm_sampler_times(r->sampler);
+  int64_t need = sgm_sampler_stable_uniform_steps(r->sampler, 100000000);
+  char hint[96] = "";
+  if (need > 0)
+    snprintf(hint, sizeof hint, ", or steps >= %" PRId64 " on the uniform grid",
+             need);
+  sgm_log(SGM_LOG_WARN,
+          "method = em is unstable on this grid: g^2 dt / sigma^2 reaches "
+          "%.3g on the step from t = %.4g (stable below 2); use method = ei "
+          "(exact for the stiff part)%s",
+          stiff, t[at], hint);
+}
+
+int sgm_experiment_check_output(const char *path, bool overwrite) {
+  /* The default directory, results/ under the working directory, is
+   * created when missing so that a fresh checkout runs its inputs as they
+   * are; any other missing directory is an error. */
+  if (strncmp(path, "results/", 8) == 0 && !strchr(path + 8, '/') &&
+      mkdir("results", 0777) == 0)
+    sgm_log_local(SGM_LOG_INFO, "created the output directory results/");
+  return sgm_output_check_path(path, overwrite);
+}
+
+/* Everything before the first step; all of it agreed collectively. */
+static int setup(MPI_Comm world, struct run *r) {
+  const sgm_config_t *cfg = r->cfg;
+  int rank, err;
+  MPI_Comm_rank(world, &rank);
+  /* The output path first: a run that cannot write is refused at once. */
+  err = rank == 0
+            ? sgm_experiment_check_output(r->opt->output, r->opt->overwrite)
+            : 0;
+  SGM_CALL(sgm_error_agree(world, err));
+  SGM_CALL(sgm_dataset_probe(world, cfg, &r->info));
+  SGM_CALL(sgm_grid_create(world, cfg->grid.rows, r->info.n, &r->grid));
+  SGM_CALL(sgm_dataset_load(world, cfg, &r->info, r->grid->my_col,
+                            r->grid->cols, &r->data));
+  r->d = r->data->d;
+  r->P = cfg->sampler.particles;
+  sgm_grid_block(r->P, r->grid->rows, r->grid->my_row, &r->first, &r->count);
+  r->writer_count = r->grid->my_col == 0 ? r->count : 0;
+  err = sgm_drift_create(cfg, r->data, r->grid->row, &r->drift);
+  if (!err)
+    err = sgm_sampler_create(cfg, r->drift, &r->sampler);
+  if (!err)
+    err = sgm_diagnostics_create(cfg, r->grid->col, r->P, r->count, r->d,
+                                 &r->diag);
+  if (!err) {
+    sgm_diagnostics_density_shape(r->diag, &r->density_naxes, &r->density_bins);
+    err = alloc_buffers(r);
+  }
+  SGM_CALL(sgm_error_agree(world, err));
+  check_stiffness(r);
+  char grid_text[32];
+  sgm_log(SGM_LOG_INFO, "%s; grid %s (%d ranks); drift %s",
+          r->data->description,
+          sgm_grid_describe(r->grid, grid_text, sizeof grid_text),
+          r->grid->size, sgm_drift_describe(r->drift));
+  SGM_CALL(sgm_output_create(world, r->opt->output, 0, &r->out));
+  err = sgm__layout_create(r);
+  return sgm_error_agree(world, err);
+}
+
+/* What the drift evaluation at step k must produce. */
+struct plan {
+  sgm_drift_out_t out;
+  bool save;  /* record this step */
+  bool error; /* compute |s - grad log p^| (Novikov) */
+};
+
+static struct plan plan_step(struct run *r, int64_t k) {
+  const int64_t K = sgm_sampler_steps(r->sampler);
+  struct plan p = {.save = k % r->cfg->output.every == 0 || k == K};
+  sgm_sampler_request(r->sampler, &p.out, r->s, r->mean, r->pert);
+  /* The score error: the perturbation alone when the model is the
+   * empirical score, else the empirical score from a second head. */
+  p.error = r->cfg->diagnostics.novikov;
+  if (p.error && sgm_drift_is_empirical(r->drift))
+    p.out.perturbation = r->pert;
+  else if (p.error)
+    p.out.empirical = r->emp;
+  if (p.save && r->cfg->diagnostics.nearest)
+    p.out.nearest = (sgm_nearest_t){
+        .index = r->ni, .distance = r->nd, .second_distance = r->nd2};
+  return p;
+}
+
+static void score_error(struct run *r, const sgm_drift_out_t *out) {
+  if (out->empirical) {
+    sgm_diagnostics_score_error(r->count, r->d, out->drift, out->empirical,
+                                r->err);
+    return;
+  }
+  /* empirical model: s - grad log p^ = e */
+  for (int64_t i = 0; i < r->count; i++) {
+    double acc = 0.0;
+    for (int j = 0; j < r->d; j++)
+      acc += out->perturbation[i * r->d + j] * out->perturbation[i * r->d + j];
+    r->err[i] = sqrt(acc);
+  }
+}
+
+static int save(struct run *r, double t, const struct plan *p) {
+  sgm_diag_summary_t sum;
+  int err = sgm_diagnostics_summarize(r->diag, p->out.nearest.distance,
+                                      p->out.nearest.second_distance,
+                                      p->error ? r->err : NULL, &sum);
+  if (!err && r->density_naxes > 0)
+    err = sgm_diagnostics_density(r->diag, r->y, r->density);
+  SGM_CALL(sgm_error_agree(r->grid->world, err));
+  return sgm__layout_record(r, t, &sum);
+}
+
+static int loop(struct run *r) {
+  const int64_t K = sgm_sampler_steps(r->sampler);
+  const double *t = sgm_sampler_times(r->sampler);
+  sgm_schedule_t sched;
+  sgm_schedule_init(&sched, r->cfg);
+  int rank = r->grid->rank;
+  char label[160];
+  if (r->opt->task >= 0)
+    snprintf(label, sizeof label, "%s task %" PRId64, r->cfg->run.name,
+             r->opt->task);
+  else
+    snprintf(label, sizeof label, "%s", r->cfg->run.name);
+  sgm_progress_t *progress = NULL;
+  SGM_CALL(
+      sgm_progress_create(label, K, rank == 0 && !r->opt->quiet, &progress));
+  int err = sgm_sampler_prior(r->sampler, r->data, r->grid->row, r->first,
+                              r->count, r->y);
+  err = sgm_error_agree(r->grid->world, err);
+  double particle_steps = 0.0, flops = 0.0;
+  for (int64_t k = 0; k <= K && !err; k++) {
+    struct plan p = plan_step(r, k);
+    sgm_drift_out_t *out = &p.out;
+    double local = sgm_drift_flops(r->drift, r->count, out), total = 0;
+    err = sgm_drift_eval(r->drift, t[k], r->count, r->y, out);
+    err = sgm_error_agree(r->grid->world, err);
+    if (err)
+      break;
+    MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, r->grid->world);
+    flops += total;
+    if (p.error)
+      score_error(r, out);
+    if (p.save && (err = save(r, t[k], &p)) != 0)
+      break;
+    if (k == K) {
+      if (r->cfg->sampler.denoise) {
+        /* The mean buffer is free once the last step is done. */
+        sgm_sampler_denoise(r->sampler, r->count, r->y, r->s, r->mean);
+        err = sgm__layout_final(r, r->mean);
+      } else {
+        err = sgm__layout_final(r, NULL);
+      }
+      break;
+    }
+    if (r->cfg->diagnostics.novikov)
+      sgm_diagnostics_novikov_step(r->diag, sgm_schedule_g2(&sched, t[k]),
+                                   t[k] - t[k + 1], r->err);
+    err = sgm_sampler_step(r->sampler, k, r->first, r->count, r->y, out);
+    err = sgm_error_agree(r->grid->world, err);
+    particle_steps += (double)r->P;
+    sgm_progress_update(progress, k + 1, t[k + 1],
+                        sqrt(sgm_schedule_var(&sched, t[k + 1])),
+                        particle_steps, flops);
+  }
+  sgm_progress_finish(&progress, particle_steps, flops);
+  return err;
+}
+
+static void teardown(struct run *r) {
+  sgm__layout_close(r);
+  free_buffers(r);
+  sgm_diagnostics_destroy(&r->diag);
+  sgm_sampler_destroy(&r->sampler);
+  sgm_drift_destroy(&r->drift);
+  sgm_dataset_destroy(&r->data);
+  sgm_dataset_info_free(&r->info);
+  sgm_grid_destroy(&r->grid);
+}
+
+int sgm_experiment_run(MPI_Comm world, const sgm_config_t *cfg,
+                       const struct sgm_run_options *opt) {
+  struct run r = {.cfg = cfg, .opt = opt};
+  int err = setup(world, &r);
+  if (!err)
+    err = loop(&r);
+  if (r.out) {
+    /* The message of a failure is kept: the status update and the close
+     * must not replace it. */
+    int status = sgm_output_set_status(r.out, err ? "failed" : "complete");
+    sgm__layout_close(&r);
+    int closed = sgm_output_close(&r.out, 1);
+    if (!err)
+      err = status ? status : closed;
+  }
+  teardown(&r);
+  if (!err)
+    sgm_log(SGM_LOG_INFO, "wrote %s", opt->output);
+  return err;
+}
