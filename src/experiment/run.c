@@ -204,11 +204,16 @@ static int loop(struct run *r) {
                               r->count, r->y);
   err = sgm_error_agree(r->grid->world, err);
   double particle_steps = 0.0, flops = 0.0;
+  /* Where the time goes: drift evaluations, saving, and the rest (the
+   * sampler's steps and the per-step diagnostics). */
+  double t_drift = 0.0, t_save = 0.0, t_start = MPI_Wtime();
   for (int64_t k = 0; k <= K && !err; k++) {
     struct plan p = plan_step(r, k);
     sgm_drift_out_t *out = &p.out;
     double local = sgm_drift_flops(r->drift, r->count, out), total = 0;
+    double t0 = MPI_Wtime();
     err = sgm_drift_eval(r->drift, t[k], r->count, r->y, out);
+    t_drift += MPI_Wtime() - t0;
     err = sgm_error_agree(r->grid->world, err);
     if (err)
       break;
@@ -216,8 +221,10 @@ static int loop(struct run *r) {
     flops += total;
     if (p.error)
       score_error(r, out);
+    t0 = MPI_Wtime();
     if (p.save && (err = save(r, t[k], &p)) != 0)
       break;
+    t_save += MPI_Wtime() - t0;
     if (k == K) {
       if (r->cfg->sampler.denoise) {
         /* The mean buffer is free once the last step is done. */
@@ -239,6 +246,13 @@ static int loop(struct run *r) {
                         particle_steps, flops);
   }
   sgm_progress_finish(&progress, particle_steps, flops);
+  double total = MPI_Wtime() - t_start, rest = total - t_drift - t_save;
+  if (!err && total > 0)
+    sgm_log(SGM_LOG_INFO,
+            "time on rank 0: drift evaluations %.3g s (%.1f%%), sampler "
+            "and diagnostics %.3g s (%.1f%%), saving %.3g s (%.1f%%)",
+            t_drift, 100 * t_drift / total, rest, 100 * rest / total, t_save,
+            100 * t_save / total);
   return err;
 }
 

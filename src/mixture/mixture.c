@@ -21,9 +21,9 @@
 #include <string.h>
 
 #include "mixture/mixture_impl.h"
-#include "mixture/vexp.h"
 #include "sgm/error.h"
 #include "sgm/mixture.h"
+#include "vmath.h"
 
 #define CAND 8
 #define NEAR 4

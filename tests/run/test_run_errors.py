@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Bad run-time input to sgmrun run is rejected before any work, with one
+message naming the problem: t_min >= T, steps <= 0, particles < 1, a missing
+output directory, an existing output file (left untouched), a method or
+combination this version does not provide.  Also: the stiffness warning, and
+a batch log without carriage returns."""
+import hashlib
+import os
+import re
+
+from sgmrun_test import check, finish, run, scratch, write_config
+
+work = scratch("run-errors")
+cfg = write_config(os.path.join(work, "small.ini"), """
+[data]
+source = gmm
+means = -1, 1
+n = 30
+[sampler]
+steps = 40
+particles = 8
+[output]
+every = 10
+""")
+out = os.path.join(work, "out.h5")
+PROGRESS = re.compile(r"step \d+/\d+")
+notadir = os.path.join(work, "plain-file")
+with open(notadir, "w") as f:
+    f.write("x")
+
+cases = [
+    (["--set", "sde.t_min=1", "--set", "sde.T=1"], 1, "t_min"),
+    (["--set", "sampler.steps=0"], 1, "steps"),
+    (["--set", "sampler.particles=0"], 1, "particles"),
+    (["--output", "/nonexistent/dir/o.h5"], 1, "does not exist"),
+    (["--output", os.path.join(notadir, "o.h5")], 1, "does not exist"),
+    (["--set", "sampler.method=ode"], 1, "not available"),
+    (["--set", "sampler.method=ei", "--set", "drift.model=gmm"], 1, "method = em"),
+    (["--resume"], 2, "--resume"),
+    (["--task", "-1"], 2, "--task"),
+]
+for extra, want, text in cases:
+    if os.path.exists(out):
+        os.remove(out)
+    status, stdout, stderr = run(["run", cfg, "--output", out] + extra, 2, timeout=60)
+    errors = [l for l in stderr.splitlines() if l.startswith("sgmrun: error:")]
+    check(status == want and len(errors) == 1 and text in errors[0],
+          f"{extra}: exit {status} (expected {want}), stderr {stderr!r}")
+    check(not PROGRESS.search(stderr), f"{extra}: rejected before any work")
+    if "--output" not in extra:
+        check(not os.path.exists(out), f"{extra}: no output file")
+
+# An existing file is never replaced without --overwrite, and is untouched.
+status, _, stderr = run(["run", cfg, "--output", out, "--quiet"], 2)
+check(status == 0, f"a good run: {stderr}")
+before = hashlib.sha256(open(out, "rb").read()).hexdigest()
+status, _, stderr = run(["run", cfg, "--output", out], 2)
+check(status == 1 and "--overwrite" in stderr, f"existing output refused: {stderr}")
+check(hashlib.sha256(open(out, "rb").read()).hexdigest() == before, "existing output untouched")
+status, _, stderr = run(["run", cfg, "--output", out, "--overwrite", "--quiet", "--set", "run.seed=3"], 2)
+check(status == 0 and hashlib.sha256(open(out, "rb").read()).hexdigest() != before, "--overwrite replaces")
+
+# Euler-Maruyama on a uniform grid coarser than T / (2 t_min): a warning
+# before the run, which still completes.
+status, _, stderr = run(["run", cfg, "--output", out, "--overwrite", "--set", "drift.model=empirical"], 2)
+check(status == 0 and "unstable" in stderr and "steps >=" in stderr, f"stiffness warning: {stderr}")
+# stderr is a pipe here: progress lines are whole lines, no carriage returns.
+check("\r" not in stderr and "step 40/40" in stderr and "GFLOP/s" in stderr, f"batch progress: {stderr!r}")
+lines = [l for l in stderr.splitlines() if PROGRESS.search(l)]
+check(len(lines) <= 21, f"a line every 5%: {len(lines)} lines")
+status, _, stderr = run(["run", cfg, "--output", out, "--overwrite", "--quiet"], 2)
+check(not PROGRESS.search(stderr), f"--quiet silences progress: {stderr!r}")
+finish()
