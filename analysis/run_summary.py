@@ -1,0 +1,45 @@
+#!/usr/bin/python3
+"""Summarise `sgmrun run` output files: what ran, and the memorisation and
+Novikov diagnostics at a few saved times.
+
+    run_summary.py RUN.h5 [RUN.h5 ...]
+"""
+import sys
+
+import h5py
+import numpy as np
+
+
+def text(value):
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def summarise(path):
+    with h5py.File(path, "r") as f:
+        a = f.attrs
+        task = f", task {int(a['task'])} ({text(a['sweep'])})" if "task" in a else ""
+        print(f"{path}: {text(a['status'])}{task}")
+        print(f"  drift {text(a['drift'])}; {text(a['sampler'])}")
+        print(f"  data  {text(a['data'])}")
+        t = f["time"][...]
+        d = f.get("diagnostics")
+        if d is None:
+            return
+        rows = sorted(set(np.linspace(0, len(t) - 1, 6).round().astype(int)))
+        cols = [("memorized_fraction", "memorised"), ("mean_nearest_distance", "nearest dist"),
+                ("novikov_log_mean_exp", "log E[exp I]"), ("mean_score_error", "|s - grad log p^|")]
+        cols = [(k, label) for k, label in cols if k in d]
+        print("  " + f"{'t':>10}" + "".join(f"{label:>19}" for _, label in cols))
+        for i in rows:
+            print("  " + f"{t[i]:>10.4g}" + "".join(f"{d[k][i]:>19.4g}" for k, _ in cols))
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    for path in sys.argv[1:]:
+        summarise(path)
+
+
+if __name__ == "__main__":
+    main()
