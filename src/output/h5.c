@@ -117,25 +117,6 @@ int sgm_output_close(sgm_output_t **handle, int commit) {
   return err;
 }
 
-/* Creates the groups on the way to name ("a/b/c" creates a and a/b). */
-static int ensure_parents(hid_t file, const char *name) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", name);
-  for (char *slash = strchr(buf + 1, '/'); slash;
-       slash = strchr(slash + 1, '/')) {
-    *slash = '\0';
-    htri_t exists = H5Lexists(file, buf, H5P_DEFAULT);
-    if (exists <= 0) {
-      hid_t g = H5Gcreate2(file, buf, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-      if (g < 0)
-        return SGM_H5_ERROR("creating group '%s'", buf);
-      H5Gclose(g);
-    }
-    *slash = '/';
-  }
-  return 0;
-}
-
 int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
                           int64_t n_global, int64_t ncols, int64_t first,
                           int64_t count, const void *data,
@@ -145,10 +126,13 @@ int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
   hid_t dset = H5I_INVALID_HID, dxpl = H5I_INVALID_HID;
   int rank = ncols > 0 ? 2 : 1;
   hsize_t dims[2] = {(hsize_t)n_global, (hsize_t)ncols};
-  SGM_CALL(ensure_parents(out->file, name));
+  /* Groups on the way ("final/particles") are created with the dataset. */
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
   fspace = H5Screate_simple(rank, dims, NULL);
-  dset = H5Dcreate2(out->file, name, type, fspace, H5P_DEFAULT, H5P_DEFAULT,
-                    H5P_DEFAULT);
+  dset =
+      H5Dcreate2(out->file, name, type, fspace, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5Pclose(lcpl);
   if (dset < 0) {
     err = SGM_H5_ERROR("creating dataset '%s'", name);
     goto done;
