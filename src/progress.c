@@ -21,6 +21,8 @@ struct sgm_progress {
   bool enabled, live;
   double start, last_print;
   int64_t last_step;
+  int64_t first;   /* the step the run (re)started from */
+  int64_t current; /* the last step reported */
 };
 
 int sgm_progress_create(const char *label, int64_t steps, bool enabled,
@@ -54,6 +56,7 @@ void sgm_progress_update(sgm_progress_t *p, int64_t step, double t,
                          double sigma, double particle_steps, double flops) {
   if (!p || !p->enabled)
     return;
+  p->current = step;
   double now = MPI_Wtime(), elapsed = now - p->start;
   bool due;
   if (p->live)
@@ -65,7 +68,8 @@ void sgm_progress_update(sgm_progress_t *p, int64_t step, double t,
     return;
   char el[32], eta[32];
   format_seconds(elapsed, el, sizeof el);
-  format_seconds(step > 0 ? elapsed * (double)(p->steps - step) / (double)step
+  int64_t done = step - p->first;
+  format_seconds(done > 0 ? elapsed * (double)(p->steps - step) / (double)done
                           : NAN,
                  eta, sizeof eta);
   sgm_log_status(p->live,
@@ -89,12 +93,17 @@ void sgm_progress_finish(sgm_progress_t **handle, double particle_steps,
     char el[32];
     format_seconds(elapsed, el, sizeof el);
     sgm_log_status(false,
-                   "%s done: %lld steps in %s, %.3g particle-steps/s, %.1f "
+                   "%s %s: %lld steps in %s, %.3g particle-steps/s, %.1f "
                    "GFLOP/s",
-                   p->label, (long long)p->steps, el,
+                   p->label, p->current == p->steps ? "done" : "stopped",
+                   (long long)(p->current - p->first), el,
                    elapsed > 0 ? particle_steps / elapsed : 0.0,
                    elapsed > 0 ? flops / elapsed / 1e9 : 0.0);
   }
   free(p);
   *handle = NULL;
+}
+
+void sgm_progress_start_at(sgm_progress_t *p, int64_t step) {
+  p->first = p->last_step = p->current = step;
 }

@@ -13,6 +13,7 @@
 
 #include <mpi.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum sgm_precision { SGM_PRECISION_FLOAT64, SGM_PRECISION_FLOAT32 };
@@ -202,6 +203,15 @@ int sgm_config_load(MPI_Comm comm, const char *path,
 
 /** Frees a configuration and sets the handle to NULL (NULL is allowed). */
 void sgm_config_destroy(sgm_config_t **cfg);
+
+/**
+ * Compares two configurations key by key, skipping the keys listed in
+ * ignore ("section.key", NULL-terminated; may be NULL).  Serial.
+ * @return 0 when they agree, 1 when they differ (what then names the first
+ *         differing key with both values), or a negative error.
+ */
+int sgm_config_compare(const sgm_config_t *a, const sgm_config_t *b,
+                       const char *const *ignore, char *what, size_t len);
 
 /** Number of tasks of the [sweep] section (1 when there is none). */
 int64_t sgm_config_sweep_count(const sgm_config_t *cfg);

@@ -26,7 +26,8 @@
   X(SGM_ERR_HDF5, -7, "HDF5 error")                                            \
   X(SGM_ERR_NUMERIC, -8, "numerical failure")                                  \
   X(SGM_ERR_UNSUPPORTED, -9, "not supported")                                  \
-  X(SGM_ERR_INTERNAL, -10, "internal error")
+  X(SGM_ERR_INTERNAL, -10, "internal error")                                   \
+  X(SGM_ERR_INTERRUPTED, -11, "interrupted (a checkpoint was written)")
 
 enum sgm_error {
 #define SGM__ERROR_ENUM(name, value, text) name = value,

@@ -8,6 +8,7 @@
 #define SGM_EXPERIMENT_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,11 +18,16 @@
 struct sgm_run_options {
   const char *output; /* the file to write */
   bool overwrite;     /* replace an existing file */
+  bool resume;        /* continue from the file's checkpoint (see below) */
   bool quiet;         /* no progress lines */
   int64_t task;       /* the [sweep] task this run is, or -1 */
   /* The task's configuration before the sweep was applied (its [sweep]
    * keys name the swept values); NULL when task = -1. */
   const sgm_config_t *sweep_base;
+  /* Set (by a signal handler) to ask the run to stop: it finishes the
+   * current step, writes a checkpoint and returns SGM_ERR_INTERRUPTED.
+   * NULL: never. */
+  const volatile sig_atomic_t *stop;
 };
 
 /**
@@ -44,6 +50,20 @@ int sgm_experiment_check_output(const char *path, bool overwrite);
  * the same status.  Invalid settings and an unusable output path are
  * reported before any work; once the file exists, a failure leaves it with
  * status "failed".
+ *
+ * Checkpoints ("<output>.ckpt", see output.h) are written every [run]
+ * checkpoint_every steps and checkpoint_seconds of wall time, and when
+ * *opt->stop becomes non-zero; after the latter the file is marked
+ * "interrupted" and SGM_ERR_INTERRUPTED returned.  All ranks decide together
+ * at each step boundary.  A complete run deletes its checkpoints.
+ *
+ * With opt->resume the run continues from the last checkpoint, on any
+ * number of ranks and any grid: the configuration must equal the
+ * checkpoint's (apart from [grid] rows and the checkpoint keys), else
+ * SGM_ERR_CONFIG names the first differing key.  With no results file, or
+ * none of its checkpoints, the run starts from the beginning (logged); a
+ * complete file is left as it is.  On the same grid the result is
+ * bit-for-bit that of an uninterrupted run.
  */
 int sgm_experiment_run(MPI_Comm world, const sgm_config_t *cfg,
                        const struct sgm_run_options *opt);

@@ -13,6 +13,7 @@
 
 #include <hdf5.h>
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sgm/config.h"
@@ -42,10 +43,28 @@ int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
                       sgm_output_t **out);
 
 /**
+ * Opens an existing file for writing (to resume it).  Collective.
+ * @return 0, or SGM_ERR_IO / SGM_ERR_HDF5 naming the path.
+ */
+int sgm_output_open(MPI_Comm comm, const char *path, sgm_output_t **out);
+
+/**
  * Closes the file (collective).  commit = 1 renames an atomic file into
  * place; commit = 0 removes it.  Sets the handle to NULL; NULL allowed.
  */
 int sgm_output_close(sgm_output_t **out, int commit);
+
+/**
+ * Gives up a file whose write failed (disk full, say): parallel HDF5 cannot
+ * close such a file collectively (its ranks' metadata caches disagree and
+ * the close would hang), so the handle is dropped unclosed, leaving the
+ * file as of its last flush, and the process must end with MPI_Abort
+ * rather than MPI_Finalize (see sgm_output_abandoned).  Not collective.
+ */
+void sgm_output_abandon(sgm_output_t **out);
+
+/** Whether a file was abandoned in this process. */
+bool sgm_output_abandoned(void);
 
 /** The HDF5 file id, for attributes and groups. */
 hid_t sgm_output_file(const sgm_output_t *out);
@@ -117,6 +136,19 @@ int sgm_series_create(sgm_output_t *out, const char *name,
 int sgm_series_append(sgm_series_t *series, int64_t first, int64_t count,
                       const void *data);
 
+/**
+ * Reopens an existing series (for a resumed run): its kind, dims and stored
+ * type come from the file; mem_type is what append will be passed.
+ * Collective.
+ */
+int sgm_series_open(sgm_output_t *out, const char *name,
+                    enum sgm_series_kind kind, hid_t mem_type,
+                    sgm_series_t **series);
+
+/** Shrinks a series to its first `length` save steps (dropping what a
+ * killed run appended after its checkpoint).  Collective. */
+int sgm_series_truncate(sgm_series_t *series, int64_t length);
+
 /** Save steps appended so far. */
 int64_t sgm_series_length(const sgm_series_t *series);
 
@@ -156,5 +188,60 @@ int sgm_input_matrix_shape(MPI_Comm comm, const char *label, const char *path,
 int sgm_input_matrix_rows(const char *label, const char *path, const char *name,
                           int64_t first, int64_t count, int64_t cols,
                           double *out);
+
+/* ---- Checkpoints ---------------------------------------------------------
+ * A run's checkpoint lives beside its results file as "<results>.ckpt": a
+ * small HDF5 file written as "<results>.ckpt.tmp", synced, and renamed into
+ * place, the previous one kept as "<results>.ckpt.prev".  A kill at any
+ * moment leaves the last complete checkpoint readable. */
+
+/** What a checkpoint records besides the particles and Novikov integrals. */
+typedef struct sgm_checkpoint_info {
+  int64_t step;  /* steps done: the state is at the grid's time t[step] */
+  int64_t saved; /* save steps the results file holds at that point */
+  int64_t particles;
+  int d;
+  int has_novikov; /* the Novikov integrals are stored */
+  double t;
+  char *config;    /* the resolved configuration text (owned) */
+  char path[4096]; /* the file it was read from */
+} sgm_checkpoint_info_t;
+
+/**
+ * Writes the checkpoint of results_path.  Collective: each rank passes its
+ * slice [first, first + count) of the particles (count x d) and Novikov
+ * integrals (count; NULL for none); ranks with count = 0 write nothing.
+ */
+int sgm_checkpoint_write(MPI_Comm comm, const char *results_path,
+                         const char *config, int64_t step, int64_t saved,
+                         double t, int64_t particles, int d, int64_t first,
+                         int64_t count, const double *y, const double *novikov);
+
+/**
+ * Looks for the checkpoint of results_path (then its .prev).  Collective:
+ * rank 0 reads, every rank gets the same answer.
+ * @return 1 and info when one is usable, 0 when there is none, or a
+ *         negative error.
+ */
+int sgm_checkpoint_find(MPI_Comm comm, const char *results_path,
+                        sgm_checkpoint_info_t *info);
+
+/** Reads this rank's slice of a found checkpoint.  Not collective. */
+int sgm_checkpoint_read(const sgm_checkpoint_info_t *info, int64_t first,
+                        int64_t count, double *y, double *novikov);
+
+/** Frees what sgm_checkpoint_find allocated. */
+void sgm_checkpoint_info_free(sgm_checkpoint_info_t *info);
+
+/** Deletes the checkpoint files of results_path (rank 0 of comm; a run
+ * that completed no longer needs them).  Collective. */
+void sgm_checkpoint_remove(MPI_Comm comm, const char *results_path);
+
+/** Reads a string attribute of an existing file (e.g. "status"), on rank 0,
+ * broadcast.  Collective.  Returns 1 when found, 0 when the file or the
+ * attribute does not exist, 2 when the file exists but HDF5 cannot open it
+ * (a damaged file). */
+int sgm_output_read_attr(MPI_Comm comm, const char *path, const char *name,
+                         char *value, size_t len);
 
 #endif /* SGM_OUTPUT_H */

@@ -28,6 +28,10 @@ int sgm_progress_create(const char *label, int64_t steps, bool enabled,
 void sgm_progress_update(sgm_progress_t *p, int64_t step, double t,
                          double sigma, double particle_steps, double flops);
 
+/** Declares that the run starts at `step` (a resumed run), so that the
+ * rates and the ETA count only the steps of this process. */
+void sgm_progress_start_at(sgm_progress_t *p, int64_t step);
+
 /** Ends the report with a summary line; frees; sets the handle to NULL. */
 void sgm_progress_finish(sgm_progress_t **p, double particle_steps,
                          double flops);

@@ -4,6 +4,7 @@
 #define SGM_CLI_H
 
 #include <mpi.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,6 +68,14 @@ int cli_load_config(const char *command, const struct cli_args *args,
 
 /** Applies --quiet / --verbose to the log module. */
 void cli_apply_verbosity(const struct cli_args *args);
+
+/**
+ * Installs handlers for SIGTERM, SIGUSR1 and SIGINT (what SLURM's --signal,
+ * its time limit and scancel send) that only record the signal, and returns
+ * the flag they set; a second signal of the same kind acts as if there were
+ * no handler.  For the commands that can stop cleanly (run).
+ */
+const volatile sig_atomic_t *cli_catch_stop_signals(void);
 
 /** Seconds since an arbitrary origin (MPI_Wtime). */
 double cli_now(void);

@@ -42,13 +42,9 @@ static int run_option(const char *name, const char *value, void *ctx) {
   return 1;
 }
 
-static int check_options(const struct cli_args *args,
-                         const struct run_options *o, int64_t *task) {
+static int check_options(const struct run_options *o, int64_t *task) {
   SGM_CHECK(!(o->overwrite && o->resume), SGM_ERR_USAGE,
             "run: --overwrite and --resume exclude each other");
-  SGM_CHECK(!o->resume, SGM_ERR_USAGE,
-            "run: --resume needs checkpoints, which this version of sgmrun "
-            "does not write yet");
   *task = -1;
   if (o->task_text) {
     SGM_CALL(cli_int("task", o->task_text, task));
@@ -60,7 +56,8 @@ static int check_options(const struct cli_args *args,
 
 /* Runs task `task` of cfg (or cfg itself when task < 0). */
 static int run_one(const sgm_config_t *cfg, const struct run_options *o,
-                   const struct cli_args *args, int64_t task) {
+                   const struct cli_args *args, int64_t task,
+                   const volatile sig_atomic_t *stop) {
   int err = 0;
   sgm_config_t *task_cfg = NULL;
   if (task >= 0)
@@ -72,7 +69,9 @@ static int run_one(const sgm_config_t *cfg, const struct run_options *o,
   if (!err) {
     struct sgm_run_options opt = {.output = path,
                                   .overwrite = o->overwrite,
+                                  .resume = o->resume,
                                   .quiet = args->quiet,
+                                  .stop = stop,
                                   .task = task,
                                   .sweep_base = task >= 0 ? cfg : NULL};
     err = sgm_experiment_run(MPI_COMM_WORLD, use, &opt);
@@ -90,7 +89,7 @@ static int check_all_paths(const sgm_config_t *cfg, const struct run_options *o,
     char path[4096];
     err = sgm_experiment_output_path(cfg, o->output, task, path, sizeof path);
     if (!err)
-      err = sgm_experiment_check_output(path, o->overwrite);
+      err = sgm_experiment_check_output(path, o->overwrite || o->resume);
   }
   return sgm_error_agree(MPI_COMM_WORLD, err);
 }
@@ -99,9 +98,12 @@ static int run_run(int argc, char **argv) {
   struct cli_args args;
   struct run_options o = {0};
   int64_t task = -1;
+  /* A signal from here on stops the run cleanly at its next step boundary
+   * (one that arrives while loading is acted on after the first step). */
+  const volatile sig_atomic_t *stop = cli_catch_stop_signals();
   int err = cli_parse(argc, argv, &cli_run_command, &args, run_option, &o);
   if (!err)
-    err = check_options(&args, &o, &task);
+    err = check_options(&o, &task);
   err = sgm_error_agree(MPI_COMM_WORLD, err);
   sgm_config_t *cfg = NULL;
   if (!err) {
@@ -109,16 +111,16 @@ static int run_run(int argc, char **argv) {
     err = cli_load_config("run", &args, &cfg);
   }
   if (!err && task >= 0) {
-    err = run_one(cfg, &o, &args, task);
+    err = run_one(cfg, &o, &args, task, stop);
   } else if (!err && cfg->sweep.count > 0) {
     int64_t tasks = sgm_config_sweep_count(cfg);
     err = check_all_paths(cfg, &o, tasks);
     for (int64_t i = 0; i < tasks && !err; i++) {
       sgm_log(SGM_LOG_INFO, "sweep task %" PRId64 " of %" PRId64, i, tasks);
-      err = run_one(cfg, &o, &args, i);
+      err = run_one(cfg, &o, &args, i, stop);
     }
   } else if (!err) {
-    err = run_one(cfg, &o, &args, -1);
+    err = run_one(cfg, &o, &args, -1, stop);
   }
   sgm_config_destroy(&cfg);
   cli_args_free(&args);
@@ -128,7 +130,7 @@ static int run_run(int argc, char **argv) {
 const struct cli_command cli_run_command = {
     "run",
     "run CONFIG [--set section.key=value]... [--task N] [--output PATH] "
-    "[--overwrite] [--quiet]",
+    "[--overwrite | --resume] [--quiet]",
     "Run the reverse SDE with diagnostics, streaming to one parallel HDF5 "
     "file.",
     "  --set section.key=value  override a configuration key (repeatable)\n"
@@ -139,11 +141,21 @@ const struct cli_command cli_run_command = {
     "  --output PATH            write PATH instead of [run] output\n"
     "  --overwrite              replace an existing output file (never "
     "replaced otherwise)\n"
+    "  --resume                 continue from the output's last checkpoint "
+    "(any number of\n"
+    "                           ranks); starts from the beginning when there "
+    "is none yet,\n"
+    "                           skips a complete file; refuses a changed "
+    "configuration\n"
     "  --quiet / --verbose      no progress lines / more logging\n"
     "A configuration with a [sweep] section run without --task runs every "
     "task in turn.\n"
     "The file: /time, /particles (if [output] trajectories), "
     "/final/particles,\n"
     "/final/denoised, /diagnostics/... (see README); status running -> "
-    "complete | failed.\n",
+    "complete | failed\n"
+    "| interrupted.  Checkpoints ([run] checkpoint_every, checkpoint_seconds, "
+    "and on\n"
+    "SIGTERM, SIGUSR1, SIGINT) go to PATH.ckpt; a signalled run checkpoints "
+    "and exits 75.\n",
     run_run};

@@ -1,9 +1,11 @@
 /*
  * sgmrun: the command line.  Initialises MPI and the libraries, dispatches
  * to a command, and turns the command's status into one message from rank 0
- * and an exit status (INTERFACE.md): 0 done, 1 error, 2 usage error.
+ * and an exit status (INTERFACE.md): 0 done, 1 error, 2 usage error, 75
+ * interrupted after writing a checkpoint.
  */
 #include <mpi.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +32,11 @@ static void print_usage(FILE *to) {
               "\n\ncommands:\n");
   for (int i = 0; i < NCOMMANDS; i++)
     fprintf(to, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
-  fprintf(to, "  help      show a command's options: sgmrun help <command>\n"
-              "\nsgmrun --version prints the version.  Exit status: 0 done, "
-              "1 error, 2 usage error.\n");
+  fprintf(to,
+          "  help      show a command's options: sgmrun help <command>\n"
+          "\nsgmrun --version prints the version.  Exit status: 0 done, "
+          "1 error, 2 usage error,\n75 interrupted after writing a checkpoint "
+          "(continue with run --resume).\n");
 }
 
 static void print_command_help(FILE *to, const struct cli_command *cmd) {
@@ -71,12 +75,31 @@ static void configure_blas_threads(void) {
   openblas_set_num_threads(threads > 0 ? threads : 1);
 }
 
+static volatile sig_atomic_t stop_signal = 0;
+
+static void record_signal(int sig) { stop_signal = sig; }
+
+const volatile sig_atomic_t *cli_catch_stop_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = record_signal;
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  return &stop_signal;
+}
+
 static int finish(int status) {
   MPI_Finalize();
   return status;
 }
 
 int main(int argc, char **argv) {
+  /* A file growing past the size limit (ulimit -f) is an I/O error to
+   * report, not a reason to die. */
+  signal(SIGXFSZ, SIG_IGN);
   MPI_Init(&argc, &argv);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -138,12 +161,22 @@ int main(int argc, char **argv) {
     return finish(SGM_EXIT_OK);
   /* Commands agree on their status collectively, so rank 0 holds the
    * message of whichever rank failed. */
+  if (err == SGM_ERR_INTERRUPTED) {
+    if (rank == 0)
+      fprintf(stderr, "sgmrun: interrupted: %s\n", sgm_error_message());
+    return finish(SGM_EXIT_INTERRUPTED);
+  }
   if (rank == 0) {
     fprintf(stderr, "sgmrun: error: %s\n", sgm_error_message());
     if (getenv("SGM_DEBUG"))
       fprintf(stderr, "%s", sgm_error_backtrace());
     if (err == SGM_ERR_USAGE)
       fprintf(stderr, "usage: sgmrun %s\n", cmd->synopsis);
+  }
+  if (sgm_output_abandoned()) {
+    /* A file HDF5 cannot close would hang MPI_Finalize. */
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, SGM_EXIT_ERROR);
   }
   return finish(err == SGM_ERR_USAGE ? SGM_EXIT_USAGE : SGM_EXIT_ERROR);
 }

@@ -39,11 +39,21 @@ struct run {
   double *y, *s, *emp, *mean, *pert, *err, *nd, *nd2, *density;
   int64_t *ni;
   int density_naxes, density_bins;
+
+  /* Resuming: the checkpoint the run continues from (resume_step > 0). */
+  int64_t resume_step;
+  sgm_checkpoint_info_t ckpt;
+  bool skip;       /* --resume of a complete file: nothing to do */
+  bool out_failed; /* a write to the results file failed: abandon it */
 };
 
 /** Creates every dataset of the file, with descriptions, units and
  * dimension scales, and writes the root attributes.  Collective. */
 int sgm__layout_create(struct run *r);
+
+/** Reopens the series of an interrupted run's file, keeps their first
+ * `saved` save steps, and marks the file running again.  Collective. */
+int sgm__layout_reopen(struct run *r, int64_t saved);
 
 /** Appends save step at time t (y and diagnostics as evaluated).
  * Collective. */

@@ -11,27 +11,89 @@
 #include "experiment/experiment_impl.h"
 #include "sgm/error.h"
 
+/* One series of the file: where its handle goes, its name, shape and
+ * meaning.  One table serves creating a file and reopening it to resume. */
 struct series_spec {
   sgm_series_t **slot;
   const char *name;
   enum sgm_series_kind kind;
-  hid_t type;
+  hid_t type;      /* in memory */
+  hid_t file_type; /* stored */
+  int ndims;       /* of one save step (the particle axis included) */
+  int64_t dims[2];
   const char *description, *units;
 };
 
-static int create_series(struct run *r, const struct series_spec *spec,
-                         hid_t file_type, int ndims, const int64_t *dims) {
-  return sgm_series_create(r->out, spec->name, spec->kind, file_type,
-                           spec->type, ndims, dims, spec->description,
-                           spec->units, spec->slot);
-}
+#define MAX_SERIES 16
 
-static int attach_scales(struct run *r, sgm_series_t *s, hid_t time,
-                         hid_t particle, int per_particle) {
-  SGM_CALL(sgm_series_attach_scale(s, 0, time, "time"));
-  if (per_particle)
-    SGM_CALL(sgm_series_attach_scale(s, 1, particle, "particle"));
-  return 0;
+/* The series this run's configuration asks for, /time first. */
+static int series_table(struct run *r, struct series_spec *t) {
+  const sgm_config_t *cfg = r->cfg;
+  struct layout *L = &r->series;
+  const hid_t dbl = H5T_NATIVE_DOUBLE, i64 = H5T_NATIVE_INT64;
+  const hid_t storage = cfg->output.storage == SGM_PRECISION_FLOAT32
+                            ? H5T_NATIVE_FLOAT
+                            : H5T_NATIVE_DOUBLE;
+  const bool nearest = cfg->diagnostics.nearest,
+             novikov = cfg->diagnostics.novikov;
+  const int64_t P = r->P, d = r->d, bins = r->density_bins;
+  const enum sgm_series_kind PART = SGM_SERIES_PARTICLES,
+                             ENS = SGM_SERIES_ENSEMBLE;
+  int n = 0;
+#define ADD(cond, ...)                                                         \
+  do {                                                                         \
+    if (cond)                                                                  \
+      t[n++] = (struct series_spec){__VA_ARGS__};                              \
+  } while (0)
+  ADD(1, &L->time, "time", ENS, dbl, dbl, 0, {0, 0},
+      "forward time t of each saved step, from T down to t_min", "SDE time");
+  ADD(cfg->output.trajectories, &L->particles, "particles", PART, dbl, storage,
+      2, {P, d}, "the particles Y_t at each saved step", "data units");
+  /* Per-particle diagnostics (saved x P) and ensemble summaries (saved). */
+  ADD(nearest, &L->nearest, "diagnostics/nearest_distance", PART, dbl, dbl, 1,
+      {P, 0}, "distance |y - x_i| to the nearest training example",
+      "data units");
+  ADD(nearest, &L->second, "diagnostics/second_nearest_distance", PART, dbl,
+      dbl, 1, {P, 0}, "distance to the second-nearest training example",
+      "data units");
+  ADD(nearest, &L->index, "diagnostics/nearest_index", PART, i64, i64, 1,
+      {P, 0}, "index of the nearest training example (training set as loaded)",
+      "index");
+  ADD(novikov, &L->score_error, "diagnostics/score_error_norm", PART, dbl, dbl,
+      1, {P, 0},
+      "|s(y, t) - grad log p^_t(y)|: the drift's distance from the "
+      "empirical score",
+      "1/data units");
+  ADD(novikov, &L->novikov, "diagnostics/novikov_integral", PART, dbl, dbl, 1,
+      {P, 0},
+      "I = 1/2 int g^2 |s - grad log p^_t|^2 dtau along the path so far "
+      "(left-point rule)",
+      "dimensionless");
+  ADD(nearest, &L->memorized, "diagnostics/memorized_fraction", ENS, dbl, dbl,
+      0, {0, 0}, "share of paths with nearest / second-nearest distance < 1/3",
+      "fraction");
+  ADD(nearest, &L->mean_nearest, "diagnostics/mean_nearest_distance", ENS, dbl,
+      dbl, 0, {0, 0},
+      "mean distance to the nearest training example over all paths",
+      "data units");
+  ADD(novikov, &L->novikov_lme, "diagnostics/novikov_log_mean_exp", ENS, dbl,
+      dbl, 0, {0, 0},
+      "log E[exp I] estimated over all paths: log((1/P) sum_j exp I_j)",
+      "dimensionless");
+  ADD(novikov, &L->novikov_mean, "diagnostics/novikov_mean", ENS, dbl, dbl, 0,
+      {0, 0}, "mean Novikov integral over all paths", "dimensionless");
+  ADD(novikov, &L->mean_score_error, "diagnostics/mean_score_error", ENS, dbl,
+      dbl, 0, {0, 0}, "mean |s - grad log p^_t| over all paths",
+      "1/data units");
+  ADD(r->density_naxes > 0, &L->density, "diagnostics/density", ENS, dbl, dbl,
+      r->density_naxes, {bins, bins},
+      r->density_naxes == 1
+          ? "particle density per bin of density_edges (count / (P width))"
+          : "particle density per cell of density_edges x density_edges "
+            "(count / (P area)), axis 1 the first coordinate",
+      r->density_naxes == 1 ? "1/data units" : "1/data units^2");
+#undef ADD
+  return n;
 }
 
 /* The task's swept values as root attributes: "task", one attribute per
@@ -94,116 +156,33 @@ int sgm__layout_create(struct run *r) {
   particle = H5Dopen2(f, "particle", H5P_DEFAULT);
   SGM_CHECK(particle >= 0, SGM_ERR_HDF5, "cannot reopen /particle");
 
-  struct layout *L = &r->series;
-  const hid_t dbl = H5T_NATIVE_DOUBLE, i64 = H5T_NATIVE_INT64;
-  const hid_t storage = cfg->output.storage == SGM_PRECISION_FLOAT32
-                            ? H5T_NATIVE_FLOAT
-                            : H5T_NATIVE_DOUBLE;
-  const struct series_spec time = {
-      &L->time,
-      "time",
-      SGM_SERIES_ENSEMBLE,
-      dbl,
-      "forward time t of each saved step, from T down to t_min",
-      "SDE time"};
-  SGM_CALL_GOTO(create_series(r, &time, dbl, 0, NULL), done);
-  hid_t time_ds = sgm_series_dataset(L->time);
-
-  const int64_t pd[2] = {r->P, r->d};
-  if (cfg->output.trajectories) {
-    const struct series_spec s = {&L->particles,
-                                  "particles",
-                                  SGM_SERIES_PARTICLES,
-                                  dbl,
-                                  "the particles Y_t at each saved step",
-                                  "data units"};
-    SGM_CALL_GOTO(create_series(r, &s, storage, 2, pd), done);
+  struct series_spec table[MAX_SERIES];
+  const int n = series_table(r, table);
+  for (int i = 0; i < n; i++)
+    SGM_CALL_GOTO(sgm_series_create(
+                      r->out, table[i].name, table[i].kind, table[i].file_type,
+                      table[i].type, table[i].ndims, table[i].dims,
+                      table[i].description, table[i].units, table[i].slot),
+                  done);
+  hid_t time_ds = sgm_series_dataset(r->series.time);
+  for (int i = 1; i < n; i++) {
+    sgm_series_t *s = *table[i].slot;
+    SGM_CALL_GOTO(sgm_series_attach_scale(s, 0, time_ds, "time"), done);
+    if (table[i].kind == SGM_SERIES_PARTICLES)
+      SGM_CALL_GOTO(sgm_series_attach_scale(s, 1, particle, "particle"), done);
   }
-  /* Per-particle diagnostics (saved x P) and ensemble summaries (saved). */
-  const struct series_spec per_particle[] = {
-      {&L->nearest, "diagnostics/nearest_distance", SGM_SERIES_PARTICLES, dbl,
-       "distance |y - x_i| to the nearest training example", "data units"},
-      {&L->second, "diagnostics/second_nearest_distance", SGM_SERIES_PARTICLES,
-       dbl, "distance to the second-nearest training example", "data units"},
-      {&L->index, "diagnostics/nearest_index", SGM_SERIES_PARTICLES, i64,
-       "index of the nearest training example (training set as loaded)",
-       "index"},
-      {&L->score_error, "diagnostics/score_error_norm", SGM_SERIES_PARTICLES,
-       dbl,
-       "|s(y, t) - grad log p^_t(y)|: the drift's distance from the "
-       "empirical score",
-       "1/data units"},
-      {&L->novikov, "diagnostics/novikov_integral", SGM_SERIES_PARTICLES, dbl,
-       "I = 1/2 int g^2 |s - grad log p^_t|^2 dtau along the path so far "
-       "(left-point rule)",
-       "dimensionless"}};
-  const struct series_spec ensemble[] = {
-      {&L->memorized, "diagnostics/memorized_fraction", SGM_SERIES_ENSEMBLE,
-       dbl, "share of paths with nearest / second-nearest distance < 1/3",
-       "fraction"},
-      {&L->mean_nearest, "diagnostics/mean_nearest_distance",
-       SGM_SERIES_ENSEMBLE, dbl,
-       "mean distance to the nearest training "
-       "example over all paths",
-       "data units"},
-      {&L->novikov_lme, "diagnostics/novikov_log_mean_exp", SGM_SERIES_ENSEMBLE,
-       dbl,
-       "log E[exp I] estimated over all paths: "
-       "log((1/P) sum_j exp I_j)",
-       "dimensionless"},
-      {&L->novikov_mean, "diagnostics/novikov_mean", SGM_SERIES_ENSEMBLE, dbl,
-       "mean Novikov integral over all paths", "dimensionless"},
-      {&L->mean_score_error, "diagnostics/mean_score_error",
-       SGM_SERIES_ENSEMBLE, dbl, "mean |s - grad log p^_t| over all paths",
-       "1/data units"}};
-  const bool nearest = cfg->diagnostics.nearest,
-             novikov = cfg->diagnostics.novikov;
-  for (int i = 0; i < 5; i++)
-    if (i < 3 ? nearest : novikov)
-      SGM_CALL_GOTO(
-          create_series(r, &per_particle[i], per_particle[i].type, 1, pd),
-          done);
-  for (int i = 0; i < 5; i++)
-    if (i < 2 ? nearest : novikov)
-      SGM_CALL_GOTO(create_series(r, &ensemble[i], dbl, 0, NULL), done);
 
   if (r->density_naxes > 0) {
-    const int64_t bins[2] = {r->density_bins, r->density_bins};
-    const struct series_spec s = {
-        &L->density,
-        "diagnostics/density",
-        SGM_SERIES_ENSEMBLE,
-        dbl,
-        r->density_naxes == 1
-            ? "particle density per bin of density_edges (count / (P width))"
-            : "particle density per cell of density_edges x density_edges "
-              "(count / (P area)), axis 1 the first coordinate",
-        r->density_naxes == 1 ? "1/data units" : "1/data units^2"};
-    SGM_CALL_GOTO(create_series(r, &s, dbl, r->density_naxes, bins), done);
     double *edges = NULL;
     SGM_CALL_GOTO(SGM_MALLOC(edges, (size_t)r->density_bins + 1), done);
     sgm_diagnostics_density_edges(r->diag, edges);
     err = sgm_output_write_rows(
-        r->out, "diagnostics/density_edges", dbl, r->density_bins + 1, 0, 0,
-        r->grid->rank == 0 ? r->density_bins + 1 : 0, edges,
-        "bin edges of diagnostics/density (each axis)", "data units");
+        r->out, "diagnostics/density_edges", H5T_NATIVE_DOUBLE,
+        r->density_bins + 1, 0, 0, r->grid->rank == 0 ? r->density_bins + 1 : 0,
+        edges, "bin edges of diagnostics/density (each axis)", "data units");
     free(edges);
     SGM_CALL_GOTO(err, done);
   }
-
-  sgm_series_t *const with_particles[] = {L->particles,   L->nearest,
-                                          L->second,      L->index,
-                                          L->score_error, L->novikov};
-  sgm_series_t *const without[] = {L->memorized,        L->mean_nearest,
-                                   L->novikov_lme,      L->novikov_mean,
-                                   L->mean_score_error, L->density};
-  for (size_t i = 0; i < sizeof with_particles / sizeof *with_particles; i++)
-    if (with_particles[i])
-      SGM_CALL_GOTO(attach_scales(r, with_particles[i], time_ds, particle, 1),
-                    done);
-  for (size_t i = 0; i < sizeof without / sizeof *without; i++)
-    if (without[i])
-      SGM_CALL_GOTO(attach_scales(r, without[i], time_ds, particle, 0), done);
   SGM_CALL_GOTO(sgm_output_flush(r->out), done);
 done:
   H5Dclose(particle);
@@ -263,4 +242,26 @@ void sgm__layout_close(struct run *r) {
       &L->density};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
     sgm_series_close(all[i]);
+}
+
+int sgm__layout_reopen(struct run *r, int64_t saved) {
+  struct series_spec table[MAX_SERIES];
+  const int n = series_table(r, table);
+  hid_t f = sgm_output_file(r->out);
+  for (int i = 0; i < n; i++) {
+    SGM_CALL(sgm_series_open(r->out, table[i].name, table[i].kind,
+                             table[i].type, table[i].slot));
+    SGM_CALL(sgm_series_truncate(*table[i].slot, saved));
+  }
+  /* A run killed after writing /final but before marking the file complete
+   * writes it again. */
+  int err = 0;
+  if (H5Lexists(f, "final", H5P_DEFAULT) > 0 &&
+      H5Ldelete(f, "final", H5P_DEFAULT) < 0)
+    err = sgm_error_set(SGM_ERR_HDF5, __FILE__, __LINE__, __func__,
+                        "cannot remove the incomplete /final of '%s'",
+                        r->opt->output);
+  SGM_CALL(sgm_error_agree(r->grid->world, err));
+  SGM_CALL(sgm_output_set_status(r->out, "running"));
+  return sgm_output_flush(r->out);
 }

@@ -95,16 +95,110 @@ int sgm_experiment_check_output(const char *path, bool overwrite) {
   return sgm_output_check_path(path, overwrite);
 }
 
+/* Keys that may change between a run and its resumption: the grid (any
+ * grid gives the same particles up to rounding) and the checkpointing. */
+static const char *const may_change_on_resume[] = {
+    "grid.rows", "run.checkpoint_every", "run.checkpoint_seconds", NULL};
+
+/* With --resume: continue from the file's checkpoint (r->resume_step > 0),
+ * start from the beginning, or skip a complete file (r->skip). */
+static int plan_resume(MPI_Comm world, struct run *r) {
+  const char *path = r->opt->output;
+  char status[64];
+  int found =
+      sgm_output_read_attr(world, path, "status", status, sizeof status);
+  if (found == 1 && strcmp(status, "complete") == 0) {
+    sgm_log(SGM_LOG_INFO, "%s is complete: nothing to resume", path);
+    r->skip = true;
+    return 0;
+  }
+  if (found != 1) {
+    sgm_log(found == 0 ? SGM_LOG_INFO : SGM_LOG_WARN,
+            found == 0 ? "%s does not exist yet: starting from the beginning"
+                       : "%s cannot be opened (damaged): starting from the "
+                         "beginning",
+            path);
+    return 0;
+  }
+  int have = sgm_checkpoint_find(world, path, &r->ckpt);
+  SGM_CALL(have < 0 ? have : 0);
+  if (have == 0) {
+    sgm_log(SGM_LOG_INFO,
+            "%s has no usable checkpoint (stopped before the first?): "
+            "starting from the beginning",
+            path);
+    return 0;
+  }
+  /* Every rank holds the same texts, so every rank reaches the same
+   * verdict. */
+  sgm_config_t *then = NULL;
+  char what[640] = "";
+  int err = sgm_config_parse_text(r->ckpt.config, r->ckpt.path, &then);
+  int differ = err ? err
+                   : sgm_config_compare(r->cfg, then, may_change_on_resume,
+                                        what, sizeof what);
+  sgm_config_destroy(&then);
+  if (differ > 0)
+    err = sgm_error_set(SGM_ERR_CONFIG, __FILE__, __LINE__, __func__,
+                        "cannot resume %s: the configuration differs from its "
+                        "checkpoint's (%s): %s; to start over, run with "
+                        "--overwrite instead",
+                        path, r->ckpt.path, what);
+  else
+    err = differ;
+  SGM_CALL(sgm_error_agree(world, err));
+  r->resume_step = r->ckpt.step;
+  sgm_log(SGM_LOG_INFO, "resuming %s from step %" PRId64 " (t = %.6g) of %s",
+          path, r->ckpt.step, r->ckpt.t, r->ckpt.path);
+  return 0;
+}
+
+/* Reopens the results file of a resumed run and restores the particles and
+ * Novikov integrals from the checkpoint.  Collective. */
+static int reopen(MPI_Comm world, struct run *r) {
+  int err = 0;
+  if (r->ckpt.particles != r->P || r->ckpt.d != r->d)
+    err = sgm_error_set(SGM_ERR_INPUT, __FILE__, __LINE__, __func__,
+                        "checkpoint %s holds %" PRId64 " particles in d = %d, "
+                        "the run has %" PRId64 " in d = %d",
+                        r->ckpt.path, r->ckpt.particles, r->ckpt.d, r->P, r->d);
+  SGM_CALL(sgm_error_agree(world, err));
+  SGM_CALL(sgm_output_open(world, r->opt->output, &r->out));
+  SGM_CALL(sgm__layout_reopen(r, r->ckpt.saved));
+  /* r->err is free until the first step: it takes the integrals. */
+  const bool novikov = r->cfg->diagnostics.novikov;
+  err = sgm_checkpoint_read(&r->ckpt, r->first, r->count, r->y,
+                            novikov ? r->err : NULL);
+  if (!err && novikov)
+    sgm_diagnostics_set_novikov(r->diag, r->err);
+  return sgm_error_agree(world, err);
+}
+
+/* Creates the results file of a run that starts at the beginning. */
+static int create(MPI_Comm world, struct run *r) {
+  /* Checkpoints of an earlier file of this name go first: they would not
+   * match the new file. */
+  sgm_checkpoint_remove(world, r->opt->output);
+  SGM_CALL(sgm_output_create(world, r->opt->output, 0, &r->out));
+  return sgm_error_agree(world, sgm__layout_create(r));
+}
+
 /* Everything before the first step; all of it agreed collectively. */
 static int setup(MPI_Comm world, struct run *r) {
   const sgm_config_t *cfg = r->cfg;
   int rank, err;
   MPI_Comm_rank(world, &rank);
-  /* The output path first: a run that cannot write is refused at once. */
-  err = rank == 0
-            ? sgm_experiment_check_output(r->opt->output, r->opt->overwrite)
-            : 0;
+  /* The output path first: a run that cannot write is refused at once.  A
+   * resumed run may find its file there. */
+  err = rank == 0 ? sgm_experiment_check_output(
+                        r->opt->output, r->opt->overwrite || r->opt->resume)
+                  : 0;
   SGM_CALL(sgm_error_agree(world, err));
+  if (r->opt->resume) {
+    SGM_CALL(plan_resume(world, r));
+    if (r->skip)
+      return 0;
+  }
   SGM_CALL(sgm_dataset_probe(world, cfg, &r->info));
   SGM_CALL(sgm_grid_create(world, cfg->grid.rows, r->info.n, &r->grid));
   SGM_CALL(sgm_dataset_load(world, cfg, &r->info, r->grid->my_col,
@@ -130,9 +224,21 @@ static int setup(MPI_Comm world, struct run *r) {
           r->data->description,
           sgm_grid_describe(r->grid, grid_text, sizeof grid_text),
           r->grid->size, sgm_drift_describe(r->drift));
-  SGM_CALL(sgm_output_create(world, r->opt->output, 0, &r->out));
-  err = sgm__layout_create(r);
-  return sgm_error_agree(world, err);
+  if (r->resume_step > 0 && (err = reopen(world, r)) != 0) {
+    /* The checkpoint is fine but the results file cannot continue from it
+     * (damaged by a kill during a write, say): the run starts over, which
+     * gives the same result, only later. */
+    sgm_log(SGM_LOG_WARN,
+            "cannot continue %s from its checkpoint (%s): starting from the "
+            "beginning",
+            r->opt->output, sgm_error_message());
+    sgm__layout_close(r);
+    sgm_output_close(&r->out, 1);
+    sgm_error_clear();
+    memset(&r->series, 0, sizeof r->series);
+    r->resume_step = 0;
+  }
+  return r->out ? 0 : create(world, r);
 }
 
 /* What the drift evaluation at step k must produce. */
@@ -185,6 +291,46 @@ static int save(struct run *r, double t, const struct plan *p) {
   return sgm__layout_record(r, t, &sum);
 }
 
+/* Writes the checkpoint of the state after `done` steps, at time t. */
+static int checkpoint(struct run *r, int64_t done, double t) {
+  const bool novikov = r->cfg->diagnostics.novikov;
+  SGM_CALL(
+      sgm_checkpoint_write(r->grid->world, r->opt->output, r->cfg->resolved,
+                           done, sgm_series_length(r->series.time), t, r->P,
+                           r->d, r->first, r->writer_count, r->y,
+                           novikov ? sgm_diagnostics_novikov(r->diag) : NULL));
+  sgm_log(SGM_LOG_DEBUG, "checkpoint after step %" PRId64 " (t = %.6g)", done,
+          t);
+  return 0;
+}
+
+/*
+ * At the boundary after `done` steps, all ranks agree (one small allreduce)
+ * on whether a checkpoint is due: every checkpoint_every steps, after
+ * checkpoint_seconds of wall time (rank 0's clock), or because a signal asked
+ * some rank to stop (*stop is then set).
+ */
+static int step_boundary(struct run *r, int64_t done, double t, double *last,
+                         bool *stop) {
+  enum { SIGNALLED = 1, TIMED = 2, COUNTED = 4 };
+  const sgm_config_t *cfg = r->cfg;
+  int flags = 0;
+  if (r->opt->stop && *r->opt->stop)
+    flags |= SIGNALLED;
+  if (r->grid->rank == 0 && cfg->run.checkpoint_seconds > 0 &&
+      MPI_Wtime() - *last >= cfg->run.checkpoint_seconds)
+    flags |= TIMED;
+  if (cfg->run.checkpoint_every > 0 && done % cfg->run.checkpoint_every == 0)
+    flags |= COUNTED;
+  MPI_Allreduce(MPI_IN_PLACE, &flags, 1, MPI_INT, MPI_BOR, r->grid->world);
+  *stop = flags & SIGNALLED;
+  if (flags == 0)
+    return 0;
+  SGM_CALL(checkpoint(r, done, t));
+  *last = MPI_Wtime();
+  return 0;
+}
+
 static int loop(struct run *r) {
   const int64_t K = sgm_sampler_steps(r->sampler);
   const double *t = sgm_sampler_times(r->sampler);
@@ -200,14 +346,20 @@ static int loop(struct run *r) {
   sgm_progress_t *progress = NULL;
   SGM_CALL(
       sgm_progress_create(label, K, rank == 0 && !r->opt->quiet, &progress));
-  int err = sgm_sampler_prior(r->sampler, r->data, r->grid->row, r->first,
-                              r->count, r->y);
+  const int64_t k0 = r->resume_step;
+  int err = 0;
+  if (k0 > 0)
+    sgm_progress_start_at(progress, k0);
+  else
+    err = sgm_sampler_prior(r->sampler, r->data, r->grid->row, r->first,
+                            r->count, r->y);
   err = sgm_error_agree(r->grid->world, err);
+  double last_checkpoint = MPI_Wtime();
   double particle_steps = 0.0, flops = 0.0;
   /* Where the time goes: drift evaluations, saving, and the rest (the
    * sampler's steps and the per-step diagnostics). */
   double t_drift = 0.0, t_save = 0.0, t_start = MPI_Wtime();
-  for (int64_t k = 0; k <= K && !err; k++) {
+  for (int64_t k = k0; k <= K && !err; k++) {
     struct plan p = plan_step(r, k);
     sgm_drift_out_t *out = &p.out;
     double local = sgm_drift_flops(r->drift, r->count, out), total = 0;
@@ -222,8 +374,10 @@ static int loop(struct run *r) {
     if (p.error)
       score_error(r, out);
     t0 = MPI_Wtime();
-    if (p.save && (err = save(r, t[k], &p)) != 0)
+    if (p.save && (err = save(r, t[k], &p)) != 0) {
+      r->out_failed = err == SGM_ERR_HDF5 || err == SGM_ERR_IO;
       break;
+    }
     t_save += MPI_Wtime() - t0;
     if (k == K) {
       if (r->cfg->sampler.denoise) {
@@ -233,6 +387,7 @@ static int loop(struct run *r) {
       } else {
         err = sgm__layout_final(r, NULL);
       }
+      r->out_failed = err != 0;
       break;
     }
     if (r->cfg->diagnostics.novikov)
@@ -244,6 +399,15 @@ static int loop(struct run *r) {
     sgm_progress_update(progress, k + 1, t[k + 1],
                         sqrt(sgm_schedule_var(&sched, t[k + 1])),
                         particle_steps, flops);
+    bool stop = false;
+    if (!err)
+      err = step_boundary(r, k + 1, t[k + 1], &last_checkpoint, &stop);
+    if (!err && stop)
+      err = sgm_error_set(SGM_ERR_INTERRUPTED, __FILE__, __LINE__, __func__,
+                          "stopped by a signal after step %" PRId64
+                          " of %" PRId64 "; checkpoint %s.ckpt written; "
+                          "continue with --resume",
+                          k + 1, K, r->opt->output);
   }
   sgm_progress_finish(&progress, particle_steps, flops);
   double total = MPI_Wtime() - t_start, rest = total - t_drift - t_save;
@@ -271,19 +435,32 @@ int sgm_experiment_run(MPI_Comm world, const sgm_config_t *cfg,
                        const struct sgm_run_options *opt) {
   struct run r = {.cfg = cfg, .opt = opt};
   int err = setup(world, &r);
-  if (!err)
+  if (!err && !r.skip)
     err = loop(&r);
-  if (r.out) {
+  if (r.out && r.out_failed) {
+    /* Parallel HDF5 cannot close a file after a failed write; it stays as
+     * of its last flush, and the last checkpoint continues it. */
+    sgm_output_abandon(&r.out);
+    memset(&r.series, 0, sizeof r.series);
+  } else if (r.out) {
     /* The message of a failure is kept: the status update and the close
      * must not replace it. */
-    int status = sgm_output_set_status(r.out, err ? "failed" : "complete");
+    int status = sgm_output_set_status(r.out, !err ? "complete"
+                                              : err == SGM_ERR_INTERRUPTED
+                                                  ? "interrupted"
+                                                  : "failed");
     sgm__layout_close(&r);
     int closed = sgm_output_close(&r.out, 1);
     if (!err)
       err = status ? status : closed;
   }
+  /* A complete file needs no checkpoint; a failed or interrupted one keeps
+   * its last. */
+  if (!err && !r.skip)
+    sgm_checkpoint_remove(world, opt->output);
   teardown(&r);
-  if (!err)
+  sgm_checkpoint_info_free(&r.ckpt);
+  if (!err && !r.skip)
     sgm_log(SGM_LOG_INFO, "wrote %s", opt->output);
   return err;
 }

@@ -1,6 +1,7 @@
 /* Parallel HDF5 files: creation, collective hyperslab writes, attributes. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +13,48 @@
 
 void sgm_output_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
-/* Collects the innermost message of HDF5's error stack. */
+/* Collects the outermost and the innermost message of HDF5's error stack. */
+struct h5_cause {
+  char outer[256], inner[256];
+};
+
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  char *buf = data;
-  if (n == 0 && e->desc)
-    snprintf(buf, 256, "%s", e->desc);
+  struct h5_cause *c = data;
+  if (e->desc) {
+    if (n == 0)
+      snprintf(c->outer, sizeof c->outer, "%s", e->desc);
+    snprintf(c->inner, sizeof c->inner, "%s", e->desc);
+  }
   return 0;
+}
+
+/* errno values worth naming after a failed write: the ones a user can act
+ * on (a full disk, a quota, a size limit, a read-only file system). */
+static const char *storage_cause(int code) {
+  switch (code) {
+  case ENOSPC:
+  case EFBIG:
+  case EDQUOT:
+  case EROFS:
+  case EACCES:
+  case EIO:
+    return strerror(code);
+  default:
+    return NULL;
+  }
 }
 
 int sgm__h5_error(const char *what, const char *file, int line,
                   const char *func) {
-  char cause[256] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, cause);
+  const char *storage = storage_cause(errno);
+  struct h5_cause c = {"", ""};
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &c);
   H5Eclear2(H5E_DEFAULT);
-  return sgm_error_set(SGM_ERR_HDF5, file, line, func, "%s%s%s", what,
-                       cause[0] ? ": " : "", cause);
+  const bool two = c.inner[0] && strcmp(c.inner, c.outer) != 0;
+  return sgm_error_set(SGM_ERR_HDF5, file, line, func, "%s%s%s%s%s%s%s%s", what,
+                       c.outer[0] ? ": " : "", c.outer, two ? " (" : "",
+                       two ? c.inner : "", two ? ")" : "", storage ? "; " : "",
+                       storage ? storage : "");
 }
 
 int sgm__h5_error_fmt(const char *file, int line, const char *func,
@@ -49,46 +77,90 @@ static char *dup_string(const char *s) {
   return d;
 }
 
-int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
+/* A handle for path, written under `written` (path or path.partial). */
+static int new_handle(MPI_Comm comm, const char *path, bool atomic,
                       sgm_output_t **out) {
-  int err = 0;
-  *out = NULL;
   sgm_output_t *o = NULL;
   SGM_CALL(SGM_CALLOC(o, 1));
   o->file = H5I_INVALID_HID;
   o->comm = comm;
   o->path = dup_string(path);
-  SGM_CHECK_GOTO(o->path, SGM_ERR_NOMEM, fail, "out of memory");
-  if (atomic) {
-    size_t n = strlen(path) + sizeof ".partial";
-    SGM_CALL_GOTO(SGM_MALLOC(o->written, n), fail);
-    snprintf(o->written, n, "%s.partial", path);
-  } else {
-    o->written = dup_string(path);
-    SGM_CHECK_GOTO(o->written, SGM_ERR_NOMEM, fail, "out of memory");
-  }
-  int rank;
-  MPI_Comm_rank(comm, &rank);
-  /* Creating replaces: only the directory needs checking. */
-  SGM_CALL_GOTO(
-      sgm_error_agree(comm, rank == 0 ? sgm_output_check_path(path, 1) : 0),
-      fail);
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-  o->file = H5Fcreate(o->written, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (o->file < 0) {
-    err = SGM_H5_ERROR("cannot create output file '%s'", o->written);
-    goto fail;
+  size_t n = strlen(path) + sizeof ".partial";
+  if (o->path && SGM_MALLOC(o->written, n) == 0)
+    snprintf(o->written, n, "%s%s", path, atomic ? ".partial" : "");
+  if (!o->path || !o->written) {
+    free(o->path);
+    free(o->written);
+    free(o);
+    return sgm_error_set(SGM_ERR_NOMEM, __FILE__, __LINE__, __func__,
+                         "out of memory");
   }
   *out = o;
   return 0;
-fail:
+}
+
+static void free_handle(sgm_output_t *o) {
   free(o->path);
   free(o->written);
   free(o);
-  return err;
 }
+
+int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
+                      sgm_output_t **out) {
+  int err = 0, rank;
+  *out = NULL;
+  sgm_output_t *o = NULL;
+  SGM_CALL(new_handle(comm, path, atomic != 0, &o));
+  MPI_Comm_rank(comm, &rank);
+  /* Creating replaces: only the directory needs checking. */
+  err = sgm_error_agree(comm, rank == 0 ? sgm_output_check_path(path, 1) : 0);
+  if (!err) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    o->file = H5Fcreate(o->written, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (o->file < 0)
+      err = SGM_H5_ERROR("cannot create output file '%s'", o->written);
+  }
+  if (err) {
+    free_handle(o);
+    return err;
+  }
+  *out = o;
+  return 0;
+}
+
+int sgm_output_open(MPI_Comm comm, const char *path, sgm_output_t **out) {
+  *out = NULL;
+  sgm_output_t *o = NULL;
+  SGM_CALL(new_handle(comm, path, false, &o));
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  o->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  int err =
+      o->file < 0 ? SGM_H5_ERROR("cannot reopen '%s' to resume it", path) : 0;
+  if ((err = sgm_error_agree(comm, err)) != 0) {
+    if (o->file >= 0)
+      H5Fclose(o->file);
+    free_handle(o);
+    return err;
+  }
+  *out = o;
+  return 0;
+}
+
+static bool abandoned;
+
+void sgm_output_abandon(sgm_output_t **handle) {
+  if (!handle || !*handle)
+    return;
+  free_handle(*handle);
+  *handle = NULL;
+  abandoned = true;
+}
+
+bool sgm_output_abandoned(void) { return abandoned; }
 
 int sgm_output_close(sgm_output_t **handle, int commit) {
   if (!handle || !*handle)
@@ -110,9 +182,7 @@ int sgm_output_close(sgm_output_t **handle, int commit) {
     }
   }
   err = sgm_error_agree(o->comm, err);
-  free(o->path);
-  free(o->written);
-  free(o);
+  free_handle(o);
   *handle = NULL;
   return err;
 }

@@ -183,6 +183,77 @@ int sgm_series_create(sgm_output_t *out, const char *name,
   return 0;
 }
 
+int sgm_series_open(sgm_output_t *out, const char *name,
+                    enum sgm_series_kind kind, hid_t mem_type,
+                    sgm_series_t **series) {
+  *series = NULL;
+  struct sgm_series *s = NULL;
+  int err = SGM_CALLOC(s, 1);
+  hid_t space = H5I_INVALID_HID;
+  if (!err) {
+    s->out = out;
+    s->dset = s->file_type = s->mem_type = H5I_INVALID_HID;
+    s->kind = kind;
+    s->io_mode = H5D_MPIO_NO_COLLECTIVE;
+    size_t n = strlen(name) + 1;
+    err = SGM_MALLOC(s->name, n);
+    if (!err)
+      memcpy(s->name, name, n);
+  }
+  if (!err) {
+    s->dset = H5Dopen2(out->file, name, H5P_DEFAULT);
+    space = s->dset >= 0 ? H5Dget_space(s->dset) : H5I_INVALID_HID;
+    int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    if (s->dset < 0 || rank < 1 || rank > SERIES_MAX_RANK ||
+        (kind == SGM_SERIES_PARTICLES && rank < 2))
+      err = SGM_H5_ERROR("reopening series '%s'", name);
+    else {
+      s->rank = rank;
+      H5Sget_simple_extent_dims(space, s->dims, NULL);
+      s->row_elems = 1;
+      for (int i = 2; i < rank; i++)
+        s->row_elems *= (size_t)s->dims[i];
+      s->slab_elems = rank > 1 ? s->row_elems * (size_t)s->dims[1] : 1;
+      s->file_type = H5Dget_type(s->dset);
+      s->mem_type = H5Tcopy(mem_type);
+      htri_t same = H5Tequal(s->file_type, mem_type);
+      if (s->file_type < 0 || s->mem_type < 0 || same < 0)
+        err = SGM_H5_ERROR("types of series '%s'", name);
+      s->convert = same == 0;
+    }
+  }
+  if (space >= 0)
+    H5Sclose(space);
+  err = sgm_error_agree(out->comm, err);
+  if (err) {
+    if (s)
+      series_free(s);
+    return err;
+  }
+  *series = s;
+  return 0;
+}
+
+int sgm_series_truncate(sgm_series_t *s, int64_t length) {
+  int err = 0;
+  if (length < 0 || (hsize_t)length > s->dims[0])
+    err = sgm_error_set(SGM_ERR_INPUT, __FILE__, __LINE__, __func__,
+                        "series '%s' holds %llu save steps, not %lld", s->name,
+                        (unsigned long long)s->dims[0], (long long)length);
+  SGM_CALL(sgm_error_agree(s->out->comm, err));
+  if ((hsize_t)length == s->dims[0])
+    return 0;
+  hsize_t dims[SERIES_MAX_RANK];
+  memcpy(dims, s->dims, sizeof dims);
+  dims[0] = (hsize_t)length;
+  if (H5Dset_extent(s->dset, dims) < 0)
+    err = SGM_H5_ERROR("shrinking series '%s' to %lld steps", s->name,
+                       (long long)length);
+  SGM_CALL(sgm_error_agree(s->out->comm, err));
+  s->dims[0] = dims[0];
+  return 0;
+}
+
 /* Selects this rank's part of save step `step` in the file space and builds
  * the matching memory space.  Ranks that contribute nothing select none in
  * both; their memory space is a simple one, not H5S_NULL, which HDF5 1.10.8
@@ -252,8 +323,8 @@ static int write_slab(struct sgm_series *s, hid_t mspace, hid_t fspace,
   hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
   if (dxpl < 0 || H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0 ||
       H5Dwrite(s->dset, type, mspace, fspace, dxpl, data) < 0) {
-    err = SGM_H5_ERROR("writing step %lld of series '%s'",
-                       (long long)s->dims[0] - 1, s->name);
+    err = SGM_H5_ERROR("writing step %lld of series '%s' to '%s'",
+                       (long long)s->dims[0] - 1, s->name, s->out->written);
   } else {
     uint32_t local = 0;
     H5Pget_mpio_actual_io_mode(dxpl, &s->io_mode);

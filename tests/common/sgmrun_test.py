@@ -51,3 +51,91 @@ def text(value):
 def finish():
     print(f"{'FAILED' if failures else 'passed'}: {failures} failure(s)", file=sys.stderr)
     sys.exit(1 if failures else 0)
+
+
+def start(args, ranks=1):
+    """Starts `mpiexec -n ranks sgmrun args` in its own session (so that a
+    test can signal the launcher, its ranks or the whole group); returns the
+    Popen with text pipes."""
+    cmd = [MPIEXEC, "-n", str(ranks), "--allow-run-as-root", "--oversubscribe", SGMRUN] + list(args)
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def children(pid):
+    """Pids of the live processes whose parent is pid (the ranks of mpiexec)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def kill_all(p, sig=9):
+    """Sends sig to every rank of the launcher p at the same moment, then to
+    the launcher (Open MPI puts each rank in its own process group, so the
+    launcher's group alone would miss them); waits for p."""
+    import signal as _signal
+    ranks = children(p.pid)
+    for pid in ranks:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+    try:
+        os.killpg(p.pid, sig)
+    except ProcessLookupError:
+        pass
+    p.communicate(timeout=120)
+    # A rank that outlived the launcher would keep writing.
+    for pid in ranks:
+        try:
+            os.kill(pid, _signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return p.returncode
+
+
+def datasets(path):
+    """Every dataset of an HDF5 file, by name, as NumPy arrays."""
+    import h5py
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def differences(path, reference, tol=None):
+    """Names of the datasets of path that differ from those of reference
+    (missing or extra ones included): bit for bit, or with tol, by more than
+    tol times the dataset's largest magnitude."""
+    import numpy as np
+    a, b = datasets(path), datasets(reference)
+    bad = sorted(set(a) ^ set(b))
+    for name in sorted(set(a) & set(b)):
+        x, y = np.asarray(a[name]), np.asarray(b[name])
+        if x.shape != y.shape or x.dtype != y.dtype:
+            bad.append(name)
+        elif tol is None or x.dtype.kind not in "fc":
+            if x.tobytes() != y.tobytes():
+                bad.append(name)
+        else:
+            scale = np.max(np.abs(y)) if y.size else 0.0
+            if not np.allclose(x, y, rtol=0, atol=tol * scale, equal_nan=True):
+                bad.append(name)
+    return bad
+
+
+def status(path):
+    import h5py
+    with h5py.File(path, "r") as f:
+        return text(f.attrs.get("status", ""))

@@ -36,7 +36,7 @@ cases = [
     (["--output", os.path.join(notadir, "o.h5")], 1, "does not exist"),
     (["--set", "sampler.method=ode"], 1, "not available"),
     (["--set", "sampler.method=ei", "--set", "drift.model=gmm"], 1, "method = em"),
-    (["--resume"], 2, "--resume"),
+    (["--resume", "--overwrite"], 2, "--resume"),
     (["--task", "-1"], 2, "--task"),
 ]
 for extra, want, text in cases:
