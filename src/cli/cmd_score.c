@@ -207,6 +207,9 @@ static int score(const struct cli_args *args, const struct score_options *opt) {
   r.d = dp;
   sgm_grid_block(n, grid->rows, grid->my_row, &r.first, &r.count);
   err = results_alloc(&r);
+  if (err < 0)
+    sgm_error_prefix(err, "--points '%s': %lld points of d = %lld", opt->points,
+                     (long long)r.count, (long long)dp);
   if (!err)
     err = sgm_input_matrix_rows("--points", opt->points, pname, r.first,
                                 r.count, dp, r.x);
@@ -220,6 +223,8 @@ static int score(const struct cli_args *args, const struct score_options *opt) {
                          .denoised = r.denoised,
                          .nearest = {r.index, r.index2, r.dist, r.dist2}};
   err = sgm_drift_eval(drift, t, r.count, r.x, &out);
+  if (err < 0)
+    sgm_error_prefix(err, "--points '%s'", opt->points);
   SGM_CALL_GOTO(sgm_error_agree(world, err), done);
   double flops = sgm_drift_flops(drift, r.count, &out), total = 0, elapsed;
   elapsed = cli_now() - t1;

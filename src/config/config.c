@@ -191,7 +191,8 @@ fail:
 
 /* "key = value", continued on indented lines after ", " when too long
  * (reading joins a piece ending in ',' to the next with one space, which
- * gives back the same value). */
+ * gives back the same value).  No line starts with a piece that begins with
+ * whitespace (reading trims it) or a comment character. */
 static int emit(struct sgm__buf *out, const char *key, const char *value,
                 const char *prefix, const char *label) {
   const size_t max = SGM__CFG_MAX_LINE;
@@ -204,7 +205,8 @@ static int emit(struct sgm__buf *out, const char *key, const char *value,
   for (const char *s = value; *s;) {
     const char *sep = strstr(s, ", ");
     size_t n = sep ? (size_t)(sep - s) + 1 : strlen(s);
-    if (s != value && col + 1 + n > max && *s != ';' && *s != '#') {
+    if (s != value && col + 1 + n > max && !sgm__cfg_space(*s) && *s != ';' &&
+        *s != '#') {
       SGM_CALL(sgm__buf_append(out, "\n ", 2));
       col = 1;
     }

@@ -3,6 +3,7 @@
  * starts with the origin of the key at fault and names the other key with
  * where it was set: "(line 11)", "(--set)", "(default)" or a sweep task.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,6 +141,20 @@ static int check_sde(const struct rules *r) {
                     NULL);
   if (!(cfg->sde.t_min < cfg->sde.T))
     return relation(r, "sde.t_min", "must be less than", "sde.T", NULL);
+  if (cfg->sde.kind == SGM_SDE_VE) {
+    /* sigma(T) = sigma_min (sigma_max / sigma_min)^T; far beyond any use,
+     * and squared distances at that scale approach the double range. */
+    double lg = log10(cfg->sde.sigma_min) +
+                cfg->sde.T * log10(cfg->sde.sigma_max / cfg->sde.sigma_min);
+    if (!(lg <= 100)) {
+      char tail[160];
+      snprintf(tail, sizeof tail,
+               ": sigma(T) = sigma_min (sigma_max / sigma_min)^T = 1e%.0f "
+               "exceeds 1e100 (variances would overflow)",
+               fmin(lg, 1e6));
+      return relation(r, "sde.sigma_max", "with", "sde.T", tail);
+    }
+  }
   return 0;
 }
 

@@ -325,7 +325,10 @@ static int load_local(const sgm_config_t *cfg, const sgm_dataset_info_t *info,
   for (int64_t i = 0; i < nl; i++)
     ds->source_index[i] =
         info->index ? info->index[ds->offset + i] : ds->offset + i;
-  SGM_CALL(SGM_MALLOC_ALIGNED(ds->y, (size_t)nl * d));
+  int err = SGM_MALLOC_ALIGNED(ds->y, (size_t)nl * d);
+  if (err < 0)
+    return sgm_error_prefix(err, "%s: %" PRId64 " examples of %d values",
+                            src->origin, nl, ds->d);
   SGM_CALL(SGM_MALLOC(ds->norm2, (size_t)nl));
   if (nl > 0)
     SGM_CALL(src->ops->read_rows(src, ds->source_index, nl, ds->y));
@@ -386,6 +389,10 @@ static int apply_scale(MPI_Comm comm, const sgm_config_t *cfg,
             "%s: every value equals %g, so scale = %s has no range to map "
             "(use scale = none)",
             src->origin, lo, sgm_config_scale_name(scale));
+  SGM_CHECK(isfinite(hi - lo), SGM_ERR_INPUT,
+            "%s: the values span [%g, %g], too wide for scale = %s to map "
+            "in double precision",
+            src->origin, lo, hi, sgm_config_scale_name(scale));
   ds->scale_lo = lo;
   ds->scale_hi = hi;
   double width = hi - lo;
@@ -463,16 +470,22 @@ int sgm_dataset_load(MPI_Comm comm, const sgm_config_t *cfg,
   }
   SGM_CALL_GOTO(sgm_error_agree(comm, err), fail);
   err = apply_scale(comm, cfg, &src, covered, ds);
-  if (err == 0) {
-    for (int64_t i = 0; i < ds->n_local; i++) {
-      const double *y = ds->y + (size_t)i * (size_t)ds->d;
-      double s = 0;
-      for (int j = 0; j < ds->d; j++)
-        s += y[j] * y[j];
-      ds->norm2[i] = s;
-    }
-    err = describe(cfg, &src, info, ds);
+  for (int64_t i = 0; err == 0 && i < ds->n_local; i++) {
+    const double *y = ds->y + (size_t)i * (size_t)ds->d;
+    double s = 0;
+    for (int j = 0; j < ds->d; j++)
+      s += y[j] * y[j];
+    ds->norm2[i] = s;
+    /* Squared distances to an example this large overflow. */
+    if (!isfinite(s))
+      err = sgm_error_set(SGM_ERR_INPUT, __FILE__, __LINE__, __func__,
+                          "%s: example %" PRId64 " is too large: its squared "
+                          "norm overflows double precision (rescale the "
+                          "data, e.g. [data] scale = unit)",
+                          src.origin, ds->source_index[i]);
   }
+  if (err == 0)
+    err = describe(cfg, &src, info, ds);
   SGM_CALL_GOTO(sgm_error_agree(comm, err), fail);
   source_close(&src);
   *out = ds;

@@ -176,6 +176,9 @@ done:
             path);
   f->row_elems = 1;
   for (int a = 1; a < f->rank; a++) {
+    /* Both factors are bounded first, so the product cannot overflow. */
+    SGM_CHECK(f->dims[a] <= INT32_MAX / 8, SGM_ERR_INPUT,
+              "%s: examples are too large", path);
     f->row_elems *= f->dims[a];
     SGM_CHECK(f->row_elems <= INT32_MAX / 8, SGM_ERR_INPUT,
               "%s: examples are too large", path);

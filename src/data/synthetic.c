@@ -173,7 +173,10 @@ static int frame_open(sgm__source_t *src, const sgm_config_t *cfg,
   s->m = sphere ? k + 1 : k;
   s->radius = cfg->data.radius;
   src->shape[0] = d;
-  SGM_CALL(SGM_MALLOC(s->frame, (size_t)d * (size_t)s->m));
+  int err = SGM_MALLOC(s->frame, (size_t)d * (size_t)s->m);
+  if (err < 0)
+    return sgm_error_prefix(err, "[data] dim = %d: the %s frame (%d x %d)", d,
+                            name, d, s->m);
   SGM_CALL(sgm_rng_frame(s->seed, SGM_RNG_DATA_FRAME, d, s->m, s->frame));
   snprintf(src->origin, sizeof src->origin, "%s", name);
   if (sphere)

@@ -10,6 +10,7 @@
  * the ensemble sum is exact and identical on every rank.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include <gsl/gsl_errno.h>
@@ -21,7 +22,9 @@ int sgm__diagnostics_density_init(sgm_diagnostics_t *g) {
   const int bins = g->bins;
   /* GSL reports failures through return codes, never by aborting. */
   gsl_set_error_handler_off();
-  SGM_CALL(SGM_MALLOC(g->edges, (size_t)bins + 1));
+  int err = SGM_MALLOC(g->edges, (size_t)bins + 1);
+  if (err < 0)
+    return sgm_error_prefix(err, "[diagnostics] density_bins = %d", bins);
   for (int i = 0; i < bins; i++)
     g->edges[i] = g->lo + (double)i * (g->hi - g->lo) / bins;
   g->edges[bins] = g->hi;
@@ -34,13 +37,22 @@ int sgm__diagnostics_density_init(sgm_diagnostics_t *g) {
   if (g->naxes == 1) {
     g->h1 = gsl_histogram_alloc((size_t)bins);
     SGM_CHECK(g->h1, SGM_ERR_NOMEM,
-              "out of memory allocating a %d-bin density histogram", bins);
+              "[diagnostics] density_bins = %d: out of memory allocating a "
+              "%d-bin density histogram",
+              bins, bins);
     rc = gsl_histogram_set_ranges(g->h1, g->edges, (size_t)bins + 1);
   } else {
+    /* GSL does not check bins * bins * sizeof(double) for overflow. */
+    SGM_CHECK((size_t)bins <= SIZE_MAX / sizeof(double) / (size_t)bins,
+              SGM_ERR_CONFIG,
+              "[diagnostics] density_bins = %d: a %d x %d density histogram "
+              "does not fit in memory",
+              bins, bins, bins);
     g->h2 = gsl_histogram2d_alloc((size_t)bins, (size_t)bins);
     SGM_CHECK(g->h2, SGM_ERR_NOMEM,
-              "out of memory allocating a %d x %d density histogram", bins,
-              bins);
+              "[diagnostics] density_bins = %d: out of memory allocating a "
+              "%d x %d density histogram",
+              bins, bins, bins);
     rc = gsl_histogram2d_set_ranges(g->h2, g->edges, (size_t)bins + 1, g->edges,
                                     (size_t)bins + 1);
   }

@@ -100,6 +100,57 @@ void sgm_drift_destroy(sgm_drift_t **handle) {
   *handle = NULL;
 }
 
+/* The first non-finite value of v[0..n), or -1. */
+static int64_t first_non_finite(const double *v, size_t n) {
+  if (v)
+    for (size_t i = 0; i < n; i++)
+      if (!isfinite(v[i]))
+        return (int64_t)i;
+  return -1;
+}
+
+/* A NaN or Inf in what an evaluation produced: the point was out of reach
+ * of double precision (its squared distances overflow, or every weight
+ * underflows), which would otherwise spread NaN through a run or a score
+ * file.  Every rank of a row holds the same bits, so all agree. */
+static int check_finite(const sgm_drift_t *dr, double t, int64_t p,
+                        const double *x, const sgm_drift_out_t *out) {
+  const size_t pd = (size_t)p * (size_t)dr->d, n = (size_t)p;
+  const struct {
+    const char *name;
+    const double *v;
+    size_t len, width;
+  } outs[] = {{"drift", out->drift, pd, (size_t)dr->d},
+              {"empirical score", out->empirical, pd, (size_t)dr->d},
+              {"denoiser", out->denoised, pd, (size_t)dr->d},
+              {"model mean", out->model_mean, pd, (size_t)dr->d},
+              {"perturbation", out->perturbation, pd, (size_t)dr->d},
+              {"log density", out->log_density, n, 1},
+              {"model log density", out->model_log_density, n, 1}};
+  for (size_t o = 0; o < sizeof outs / sizeof *outs; o++) {
+    int64_t at = first_non_finite(outs[o].v, outs[o].len);
+    if (at < 0)
+      continue;
+    const double *xi = x + (size_t)at / outs[o].width * (size_t)dr->d;
+    double big = 0, scaled = 0; /* |x| = big * sqrt(scaled), no overflow */
+    for (int j = 0; j < dr->d; j++)
+      big = fmax(big, fabs(xi[j]));
+    for (int j = 0; j < dr->d && big > 0 && isfinite(big); j++)
+      scaled += (xi[j] / big) * (xi[j] / big);
+    return sgm_error_set(
+        SGM_ERR_NUMERIC, __FILE__, __LINE__, __func__,
+        "the %s at t = %g (sigma = %.3g) is %s at a point with |x| = %.3g "
+        "(largest |x_j| = %.3g), beyond what double precision can score; "
+        "points or particles get there from extreme values (--points, "
+        "[perturb], [sampler] prior_value, [sde]) or an unstable method = em "
+        "(see its warning)",
+        outs[o].name, t, sqrt(sgm_schedule_var(&dr->schedule, t)),
+        isnan(outs[o].v[at]) ? "NaN" : "infinite",
+        big > 0 && isfinite(big) ? big * sqrt(scaled) : big, big);
+  }
+  return 0;
+}
+
 int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
                    sgm_drift_out_t *out) {
   SGM_CHECK(t > 0 && isfinite(t), SGM_ERR_INTERNAL,
@@ -118,7 +169,7 @@ int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
   } else if (dr->perturb && out->drift) {
     dr->perturb->add(dr->perturb_impl, sqrt(sigma2), p, x, out->drift);
   }
-  return 0;
+  return check_finite(dr, t, p, x, out);
 }
 
 double sgm_drift_flops(const sgm_drift_t *dr, int64_t p,

@@ -194,6 +194,11 @@ static int setup(MPI_Comm world, struct run *r) {
                         r->opt->output, r->opt->overwrite || r->opt->resume)
                   : 0;
   SGM_CALL(sgm_error_agree(world, err));
+  /* Rejected before any work, on every rank alike. */
+  SGM_CHECK(!cfg->jacobian.enabled, SGM_ERR_UNSUPPORTED,
+            "[jacobian] enabled = yes (the section is present): the Jacobian "
+            "analysis is not available in this version of sgmrun; remove the "
+            "section or set [jacobian] enabled = no");
   if (r->opt->resume) {
     SGM_CALL(plan_resume(world, r));
     if (r->skip)
@@ -216,6 +221,11 @@ static int setup(MPI_Comm world, struct run *r) {
   if (!err) {
     sgm_diagnostics_density_shape(r->diag, &r->density_naxes, &r->density_bins);
     err = alloc_buffers(r);
+    if (err < 0)
+      sgm_error_prefix(err,
+                       "[sampler] particles = %" PRId64 " (%" PRId64
+                       " on this rank) in d = %d",
+                       r->P, r->count, r->d);
   }
   SGM_CALL(sgm_error_agree(world, err));
   check_stiffness(r);
