@@ -19,8 +19,52 @@ set(SGM_TEST_ENV
   SGM_SOURCE_DIR=${CMAKE_SOURCE_DIR}
   MPIEXEC=${MPIEXEC_EXECUTABLE})
 
+# Under the sanitizers (SGM_SANITIZE, scripts/test --sanitize) every process a
+# test starts, ranks under mpiexec included (they inherit the environment),
+# stops at the first ASan, UBSan or leak report (third-party leaks:
+# tests/sanitize/lsan.supp and mpi_lsan.c).
+# Test timeouts are multiplied by SGM_TEST_TIMEOUT_SCALE (default 4 with the
+# sanitizers, else 1; the environment variable of that name sets the default).
+if(SGM_SANITIZE)
+  list(APPEND SGM_TEST_ENV
+    ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
+    LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/sanitize/lsan.supp:print_suppressions=0
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1)
+  set(scale 4)
+else()
+  set(scale 1)
+endif()
+if(DEFINED ENV{SGM_TEST_TIMEOUT_SCALE})
+  set(scale $ENV{SGM_TEST_TIMEOUT_SCALE})
+endif()
+set(SGM_TEST_TIMEOUT_SCALE ${scale} CACHE STRING
+    "Factor applied to every test's timeout (slow builds: sanitizers)")
+list(APPEND SGM_TEST_ENV SGM_TEST_TIMEOUT_SCALE=${SGM_TEST_TIMEOUT_SCALE})
+
+# Scales the TIMEOUT of every test of the calling directory once it has been
+# read to the end (deferred), so tests added with a plain add_test count too.
+function(sgm__scale_timeouts)
+  get_property(tests DIRECTORY PROPERTY TESTS)
+  foreach(test IN LISTS tests)
+    get_test_property(${test} TIMEOUT timeout)
+    if(timeout)
+      math(EXPR timeout "${timeout} * ${SGM_TEST_TIMEOUT_SCALE}")
+      set_tests_properties(${test} PROPERTIES TIMEOUT ${timeout})
+    endif()
+  endforeach()
+endfunction()
+
+function(sgm__defer_timeout_scaling)
+  get_property(done DIRECTORY PROPERTY SGM_TIMEOUTS_DEFERRED)
+  if(NOT done AND NOT SGM_TEST_TIMEOUT_SCALE EQUAL 1)
+    set_property(DIRECTORY PROPERTY SGM_TIMEOUTS_DEFERRED TRUE)
+    cmake_language(DEFER CALL sgm__scale_timeouts)
+  endif()
+endfunction()
+
 function(sgm_add_test)
   cmake_parse_arguments(T "" "NAME;TIMEOUT" "SOURCES;RANKS;LABELS;ARGS" ${ARGN})
+  sgm__defer_timeout_scaling()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE sgm sgm_testing)
   if(NOT T_TIMEOUT)
@@ -53,6 +97,7 @@ function(sgm_add_script_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
+  sgm__defer_timeout_scaling()
   add_test(NAME ${T_NAME} COMMAND ${T_COMMAND})
   set_tests_properties(${T_NAME} PROPERTIES
     ENVIRONMENT "${SGM_TEST_ENV};SGMRUN=$<TARGET_FILE:sgmrun>;PYTHONPATH=${PROJECT_SOURCE_DIR}/tests/common"

@@ -55,7 +55,7 @@ static const char *closest(const char *word, const char *const *names, int n) {
 
 int sgm__cfg_unknown_section(const char *prefix, const char *name,
                              bool sweep_target) {
-  const char *names[32];
+  const char *names[32] = {0};
   int n = 0;
   for (int i = 0; sgm__cfg_sections[i] && n < 32; i++)
     if (!sweep_target || strcmp(sgm__cfg_sections[i], "sweep") != 0)
@@ -78,7 +78,7 @@ int sgm__cfg_unknown_section(const char *prefix, const char *name,
 
 int sgm__cfg_unknown_key(const char *prefix, const char *section,
                          const char *name) {
-  const char *names[64];
+  const char *names[64] = {0};
   int n = 0;
   for (int k = 0; k < sgm__cfg_nkeys && n < 64; k++)
     if (strcmp(sgm__cfg_keys[k].section, section) == 0)

@@ -77,9 +77,14 @@ int sgm__cfg_strdup_trim(char **out, const char *s, size_t n) {
 }
 
 void sgm__cfg_format_real(double v, char *buf, size_t size) {
+  /* Formatted and read back in a buffer that always holds %.17g (at most 24
+   * characters, "-1.2345678901234567e-308"), so the check never reads a
+   * truncated number; the caller's buffer gets the result. */
+  char text[32];
   for (int digits = 15; digits <= 17; digits++) {
-    snprintf(buf, size, "%.*g", digits, v);
-    if (strtod(buf, NULL) == v)
-      return;
+    snprintf(text, sizeof text, "%.*g", digits, v);
+    if (strtod(text, NULL) == v)
+      break;
   }
+  snprintf(buf, size, "%s", text);
 }

@@ -81,12 +81,12 @@ int sgm__mixture_combine(const sgm__mixture_layout_t *layout, MPI_Comm comm,
   if (size == 1 || p == 0)
     return 0;
   MPI_Comm_rank(comm, &rank);
-  if (layout_keyval == MPI_KEYVAL_INVALID)
-    SGM_MPI(MPI_Type_create_keyval(
-        MPI_TYPE_NULL_COPY_FN, MPI_TYPE_NULL_DELETE_FN, &layout_keyval, NULL));
+  /* Created and freed with each call: MPI_Finalize does not free keyvals. */
+  SGM_MPI(MPI_Type_create_keyval(MPI_TYPE_NULL_COPY_FN, MPI_TYPE_NULL_DELETE_FN,
+                                 &layout_keyval, NULL));
   MPI_Datatype type = MPI_DATATYPE_NULL;
   MPI_Op op = MPI_OP_NULL;
-  SGM_MPI(MPI_Type_contiguous(layout->rec_len, MPI_DOUBLE, &type));
+  SGM_MPI_GOTO(MPI_Type_contiguous(layout->rec_len, MPI_DOUBLE, &type), done);
   SGM_MPI_GOTO(MPI_Type_commit(&type), done);
   SGM_MPI_GOTO(MPI_Type_set_attr(type, layout_keyval, (void *)layout), done);
   SGM_MPI_GOTO(MPI_Op_create(merge_op, 1, &op), done);
@@ -103,5 +103,6 @@ done:
     MPI_Op_free(&op);
   if (type != MPI_DATATYPE_NULL)
     MPI_Type_free(&type);
+  MPI_Type_free_keyval(&layout_keyval);
   return err;
 }
