@@ -24,10 +24,15 @@ def check(condition, message):
     return condition
 
 
+# Slow builds (the sanitizers) stretch every limit by this factor.
+TIMEOUT_SCALE = float(os.environ.get("SGM_TEST_TIMEOUT_SCALE", "1"))
+
+
 def run(args, ranks=1, timeout=300):
     """Runs `mpiexec -n ranks sgmrun args`; returns (status, stdout, stderr)."""
     cmd = [MPIEXEC, "-n", str(ranks), "--allow-run-as-root", "--oversubscribe", SGMRUN] + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout * TIMEOUT_SCALE,
+                       stdin=subprocess.DEVNULL)
     return p.returncode, p.stdout, p.stderr
 
 
