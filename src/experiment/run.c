@@ -109,6 +109,9 @@ static int plan_resume(MPI_Comm world, struct run *r) {
       sgm_output_read_attr(world, path, "status", status, sizeof status);
   if (found == 1 && strcmp(status, "complete") == 0) {
     sgm_log(SGM_LOG_INFO, "%s is complete: nothing to resume", path);
+    /* A run killed between marking its file complete and deleting its
+     * checkpoints leaves them behind. */
+    sgm_checkpoint_remove(world, path);
     r->skip = true;
     return 0;
   }

@@ -171,9 +171,12 @@ resumed(out, 2)
 out = os.path.join(DIR, "fresh.h5")
 resumed(out, 2, want_log="does not exist yet")
 before = open(out, "rb").read()
+# A checkpoint left by a kill between completion and clean-up goes too.
+shutil.copy(os.path.join(DIR, "ckpt.ini"), out + ".ckpt")
 rc, _, err = run(["run", cfg, "--output", out, "--resume"], 2)
 check(rc == 0 and "nothing to resume" in err, f"complete file: exit {rc}:\n{err}")
 check(open(out, "rb").read() == before, "complete file: --resume modified it")
+check(ckpt_files(out) == [], f"complete file: checkpoints left: {ckpt_files(out)}")
 
 # 9. An uninterrupted run leaves no checkpoint behind.
 check(ckpt_files(ref) == [], f"reference run left {ckpt_files(ref)}")
