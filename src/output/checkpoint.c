@@ -2,8 +2,8 @@
  * Checkpoints: the state a run needs to continue (particles, Novikov
  * integrals, the step) in a small serial HDF5 file beside the results.
  *
- * Rank 0 writes "<results>.ckpt.tmp", receiving the particle slices one
- * row of the grid at a time (so it never holds more than one slice), closes
+ * Rank 0 writes "<results>.ckpt.tmp", receiving the other rows' particle
+ * slices in pieces of at most about 8 MB (its one extra buffer), closes
  * and fsyncs it, moves the previous checkpoint to "<results>.ckpt.prev" and
  * renames the new one into place, then fsyncs the directory.  Each rename is
  * atomic, so a kill at any moment leaves at least one complete checkpoint
@@ -57,10 +57,6 @@ static int sync_directory_of(const char *path) {
   char copy[CKPT_PATH_MAX];
   snprintf(copy, sizeof copy, "%s", path);
   return sync_path(dirname(copy), 1);
-}
-
-static int write_string(hid_t f, const char *name, const char *value) {
-  return sgm_output_attr_string(f, name, value);
 }
 
 static hid_t create_2d(hid_t f, const char *name, int64_t rows, int64_t cols) {
@@ -129,9 +125,9 @@ static int write_file(MPI_Comm comm, const char *tmp, const char *config,
   if (f < 0)
     err = SGM_H5_ERROR("cannot create checkpoint '%s'", tmp);
   if (!err)
-    err = write_string(f, "format", CKPT_FORMAT);
+    err = sgm_output_attr_string(f, "format", CKPT_FORMAT);
   if (!err)
-    err = write_string(f, "config", config);
+    err = sgm_output_attr_string(f, "config", config);
   if (!err)
     err = sgm_output_attr_int64(f, "step", step);
   if (!err)
@@ -451,14 +447,14 @@ int sgm_output_read_attr(MPI_Comm comm, const char *path, const char *name,
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     value[0] = '\0';
-    hid_t f = access(path, F_OK) == 0
-                  ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)
-                  : H5I_INVALID_HID;
+    const bool exists = access(path, F_OK) == 0;
+    hid_t f =
+        exists ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
     char *text = NULL;
     if (f >= 0 && H5Aexists(f, name) > 0 && read_string(f, name, &text) == 0) {
       snprintf(value, len, "%s", text);
       found = 1;
-    } else if (access(path, F_OK) == 0 && f < 0) {
+    } else if (exists && f < 0) {
       found = 2; /* exists, but HDF5 cannot open it */
     }
     free(text);

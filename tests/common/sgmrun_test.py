@@ -1,5 +1,6 @@
 """Helpers for the command-line tests: run sgmrun under mpirun, read HDF5."""
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,6 @@ def kill_all(p, sig=9):
     """Sends sig to every rank of the launcher p at the same moment, then to
     the launcher (Open MPI puts each rank in its own process group, so the
     launcher's group alone would miss them); waits for p."""
-    import signal as _signal
     ranks = children(p.pid)
     for pid in ranks:
         try:
@@ -103,7 +103,7 @@ def kill_all(p, sig=9):
     # A rank that outlived the launcher would keep writing.
     for pid in ranks:
         try:
-            os.kill(pid, _signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
     return p.returncode
