@@ -9,18 +9,19 @@ import sys
 import h5py
 import numpy as np
 
-
-def text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
+from sgm_results import text
 
 
-def summarise(path):
+def summarise(path, out=sys.stdout):
+    def say(line):
+        print(line, file=out)
+
     with h5py.File(path, "r") as f:
         a = f.attrs
         task = f", task {int(a['task'])} ({text(a['sweep'])})" if "task" in a else ""
-        print(f"{path}: {text(a['status'])}{task}")
-        print(f"  drift {text(a['drift'])}; {text(a['sampler'])}")
-        print(f"  data  {text(a['data'])}")
+        say(f"{path}: {text(a['status'])}{task}")
+        say(f"  drift {text(a['drift'])}; {text(a['sampler'])}")
+        say(f"  data  {text(a['data'])}")
         t = f["time"][...]
         d = f.get("diagnostics")
         if d is None:
@@ -29,9 +30,9 @@ def summarise(path):
         cols = [("memorized_fraction", "memorised"), ("mean_nearest_distance", "nearest dist"),
                 ("novikov_log_mean_exp", "log E[exp I]"), ("mean_score_error", "|s - grad log p^|")]
         cols = [(k, label) for k, label in cols if k in d]
-        print("  " + f"{'t':>10}" + "".join(f"{label:>19}" for _, label in cols))
+        say("  " + f"{'t':>10}" + "".join(f"{label:>19}" for _, label in cols))
         for i in rows:
-            print("  " + f"{t[i]:>10.4g}" + "".join(f"{d[k][i]:>19.4g}" for k, _ in cols))
+            say("  " + f"{t[i]:>10.4g}" + "".join(f"{d[k][i]:>19.4g}" for k, _ in cols))
 
 
 def main():

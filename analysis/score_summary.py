@@ -11,21 +11,7 @@ import sys
 import h5py
 import numpy as np
 
-
-def text(value):
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def config_value(config, section, key):
-    """A value of the resolved configuration text stored in the file."""
-    current = None
-    for line in config.splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            current = line.strip("[]")
-        elif current == section and line.split("=")[0].strip() == key:
-            return line.split("=", 1)[1].strip()
-    return None
+from sgm_results import config_value, text
 
 
 def fashion_training_set(config, training_index):

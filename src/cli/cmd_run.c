@@ -2,7 +2,8 @@
  * sgmrun run: one experiment, or one task of a sweep.
  *
  * With --task N the N-th combination of [sweep] runs and writes
- * <stem>.task<NNN>.h5 (what a SLURM array task passes).  Without --task, a
+ * <stem>.task<NNN>.h5 (what a SLURM array task passes; a configuration
+ * without [sweep] is one task, 0, writing the plain output).  Without --task, a
  * configuration with a [sweep] runs every task in turn, each to its own
  * file; all the output paths are checked before the first task starts.
  */
@@ -63,6 +64,13 @@ static int run_one(const sgm_config_t *cfg, const struct run_options *o,
   if (task >= 0)
     err = sgm_config_sweep_task(cfg, task, &task_cfg);
   SGM_CALL(sgm_error_agree(MPI_COMM_WORLD, err));
+  if (cfg->sweep.count == 0) {
+    /* Without a [sweep] the configuration is its own (only) task 0: same
+     * output and attributes as a run without --task (what a 1-task job
+     * array, and `sgmrun sweep --list`, expect). */
+    sgm_config_destroy(&task_cfg);
+    task = -1;
+  }
   const sgm_config_t *use = task_cfg ? task_cfg : cfg;
   char path[4096];
   err = sgm_experiment_output_path(use, o->output, task, path, sizeof path);

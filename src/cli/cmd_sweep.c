@@ -31,7 +31,8 @@ static int sweep_option(const char *name, const char *value, void *ctx) {
   return 2;
 }
 
-/* "task  key1  key2 ...  output" with one row per task. */
+/* "task  key1  key2 ...  output" with one row per task.  A configuration
+ * without [sweep] is one task whose output is the plain run's. */
 static int list_tasks(const sgm_config_t *cfg, const char *output) {
   int64_t n = sgm_config_sweep_count(cfg);
   printf("%-6s", "task");
@@ -40,7 +41,8 @@ static int list_tasks(const sgm_config_t *cfg, const char *output) {
   printf("  output\n");
   for (int64_t t = 0; t < n; t++) {
     char path[4096];
-    SGM_CALL(sgm_experiment_output_path(cfg, output, t, path, sizeof path));
+    SGM_CALL(sgm_experiment_output_path(cfg, output, cfg->sweep.count ? t : -1,
+                                        path, sizeof path));
     printf("%-6" PRId64, t);
     for (int k = 0; k < cfg->sweep.count; k++)
       printf("  %-20s", sgm_config_sweep_value(cfg, t, k));

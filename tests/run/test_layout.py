@@ -53,6 +53,19 @@ check(status == 0 and os.path.exists(path), f"run --task 1 writes {path}: {err}"
 status, _, err = run(["run", cfg, "--task", "2", "--output", base], 2)
 check(status == 2 and "out of range" in err, f"--task 2 is out of range: {err}")
 
+# Without [sweep] a configuration is its own task 0: --list names the plain
+# output, and --task 0 (a 1-task job array) writes it, without task attributes.
+plain = write_config(os.path.join(work, "plain.ini"), open(cfg).read().split("[sweep]")[0])
+plain_out = os.path.join(work, "plain.h5")
+status, out, err = run(["sweep", plain, "--list", "--output", plain_out], 1)
+check(status == 0 and out.split()[-1] == plain_out, f"sweep --list without [sweep]: {out!r} {err}")
+status, _, err = run(["run", plain, "--task", "0", "--output", plain_out, "--quiet", "--overwrite"], 1)
+if check(status == 0 and os.path.exists(plain_out), f"--task 0 without [sweep] writes {plain_out}: {err}"):
+    with h5py.File(plain_out, "r") as f:
+        check("task" not in f.attrs, "no task attribute without [sweep]")
+status, _, err = run(["run", plain, "--task", "1", "--output", plain_out, "--overwrite"], 1)
+check(status == 2 and "out of range" in err, f"--task 1 without [sweep] is out of range: {err}")
+
 saved = len(range(0, K + 1, every)) + (0 if K % every == 0 else 1)
 with h5py.File(path, "r") as f:
     a = f.attrs
