@@ -43,6 +43,17 @@ int sgm_output_create(MPI_Comm comm, const char *path, int atomic,
                       sgm_output_t **out);
 
 /**
+ * Flushes an atomic file and renames it to its path while it stays open
+ * (collective): from then on the file is visible under its name, complete
+ * up to its last flush, and sgm_output_close renames nothing.  A file that
+ * streams results calls this once its layout is written, so that a kill at
+ * any moment leaves either no file (or the one it replaces) or one that
+ * opens.  No-op for a file that is not atomic.
+ * @return 0, or SGM_ERR_HDF5 / SGM_ERR_IO naming the file.
+ */
+int sgm_output_publish(sgm_output_t *out);
+
+/**
  * Opens an existing file for writing (to resume it).  Collective.
  * @return 0, or SGM_ERR_IO / SGM_ERR_HDF5 naming the path.
  */

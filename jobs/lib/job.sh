@@ -159,6 +159,11 @@ sgm_job_run() {
     rc=$?
     if ((rc == 75)); then
       sgm__requeue "$experiment" "$input"
+    elif ((rc > 128)) && [[ $sgm__signal == USR1 && -z $sgm__stopped ]]; then
+      # The signal reached the ranks before sgmrun could catch it (while the
+      # processes started): nothing is lost beyond the last checkpoint.
+      sgm_job_log "the step ended by a signal (exit $rc) after SIGUSR1; its results and checkpoint are as of the last checkpoint"
+      sgm__requeue "$experiment" "$input"
     elif ((rc != 0)); then
       sgm_job_log "sgmrun run $input ${task[*]} failed (exit $rc)"
       exit "$rc"

@@ -73,7 +73,9 @@ void cli_apply_verbosity(const struct cli_args *args);
  * Installs handlers for SIGTERM, SIGUSR1 and SIGINT (what SLURM's --signal,
  * its time limit and scancel send) that only record the signal, and returns
  * the flag they set; a second signal of the same kind acts as if there were
- * no handler.  For the commands that can stop cleanly (run).
+ * no handler.  For the commands that can stop cleanly (run); main()
+ * installs them before MPI_Init for those, and later calls only return the
+ * flag (a signal already recorded stays recorded).
  */
 const volatile sig_atomic_t *cli_catch_stop_signals(void);
 

@@ -80,6 +80,10 @@ static volatile sig_atomic_t stop_signal = 0;
 static void record_signal(int sig) { stop_signal = sig; }
 
 const volatile sig_atomic_t *cli_catch_stop_signals(void) {
+  static int installed = 0;
+  if (installed)
+    return &stop_signal;
+  installed = 1;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = record_signal;
@@ -100,6 +104,11 @@ int main(int argc, char **argv) {
   /* A file growing past the size limit (ulimit -f) is an I/O error to
    * report, not a reason to die. */
   signal(SIGXFSZ, SIG_IGN);
+  /* `run` stops cleanly on SIGTERM, SIGUSR1 and SIGINT.  Catch them before
+   * MPI_Init: a requeued job that SLURM signals at once (its time limit is
+   * near) must not die during start-up. */
+  if (argc >= 2 && strcmp(argv[1], "run") == 0)
+    cli_catch_stop_signals();
   MPI_Init(&argc, &argv);
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

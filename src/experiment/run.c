@@ -177,13 +177,26 @@ static int reopen(MPI_Comm world, struct run *r) {
   return sgm_error_agree(world, err);
 }
 
-/* Creates the results file of a run that starts at the beginning. */
+/* Creates the results file of a run that starts at the beginning: as
+ * OUT.partial until its layout is written and flushed, then under its name,
+ * so that a kill never leaves an OUT that does not open. */
 static int create(MPI_Comm world, struct run *r) {
   /* Checkpoints of an earlier file of this name go first: they would not
    * match the new file. */
   sgm_checkpoint_remove(world, r->opt->output);
-  SGM_CALL(sgm_output_create(world, r->opt->output, 0, &r->out));
-  return sgm_error_agree(world, sgm__layout_create(r));
+  SGM_CALL(sgm_output_create(world, r->opt->output, 1, &r->out));
+  int err = sgm_error_agree(world, sgm__layout_create(r));
+  if (err) {
+    /* Nothing was published: the partial file goes, and a file that this
+     * run was to replace stays as it was. */
+    sgm__layout_close(r);
+    sgm_output_close(&r->out, 0);
+    return err;
+  }
+  err = sgm_output_publish(r->out);
+  /* A failed flush is a failed write: the file cannot be closed. */
+  r->out_failed = err != 0;
+  return err;
 }
 
 /* Everything before the first step; all of it agreed collectively. */

@@ -150,6 +150,22 @@ int sgm_output_open(MPI_Comm comm, const char *path, sgm_output_t **out) {
   return 0;
 }
 
+int sgm_output_publish(sgm_output_t *o) {
+  if (strcmp(o->path, o->written) == 0)
+    return 0;
+  SGM_CALL(sgm_output_flush(o));
+  int rank, err = 0;
+  MPI_Comm_rank(o->comm, &rank);
+  /* The ranks' open handles follow the file, not the name. */
+  if (rank == 0 && rename(o->written, o->path) != 0)
+    err = sgm_error_set(SGM_ERR_IO, __FILE__, __LINE__, __func__,
+                        "cannot rename '%s' to '%s': %s", o->written, o->path,
+                        strerror(errno));
+  SGM_CALL(sgm_error_agree(o->comm, err));
+  strcpy(o->written, o->path); /* written has room for path + ".partial" */
+  return 0;
+}
+
 static bool abandoned;
 
 void sgm_output_abandon(sgm_output_t **handle) {

@@ -178,6 +178,40 @@ check(rc == 0 and "nothing to resume" in err, f"complete file: exit {rc}:\n{err}
 check(open(out, "rb").read() == before, "complete file: --resume modified it")
 check(ckpt_files(out) == [], f"complete file: checkpoints left: {ckpt_files(out)}")
 
+# 10. SIGUSR1 during start-up (a requeued job whose time limit is near is
+#     signalled as soon as it starts): each rank is signalled the moment its
+#     handler is installed (SigCgt in /proc), which main() does before
+#     MPI_Init -- seen as the rank still having one thread (MPI_Init starts
+#     PMIx and progress threads); the run stops after its first step, and
+#     resumes.
+def proc_status(pid):
+    """(catches SIGUSR1, threads) of an sgmrun process, or (False, 0) if gone
+    or not yet sgmrun (a child of mpirun has mpirun's handlers until exec)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = {k: v.strip() for k, v in (l.split(":", 1) for l in f if ":" in l)}
+        if fields["Name"] != "sgmrun":
+            return False, 0
+        return bool(int(fields["SigCgt"], 16) >> (signal.SIGUSR1 - 1) & 1), int(fields["Threads"])
+    except (OSError, KeyError, ValueError):
+        return False, 0
+
+
+out = os.path.join(DIR, "startup.h5")
+p = start(["run", cfg, "--output", out, "--quiet"], 2)
+signalled, end = {}, time.time() + 60
+while len(signalled) < 2 and time.time() < end and p.poll() is None:
+    for pid in children(p.pid):
+        caught, threads = proc_status(pid)
+        if pid not in signalled and caught:
+            os.kill(pid, signal.SIGUSR1)
+            signalled[pid] = threads
+_, err = p.communicate(timeout=120)
+check(len(signalled) == 2 and p.returncode == 75,
+      f"SIGUSR1 at start-up: exit {p.returncode}, expected 75:\n{err}")
+check(1 in signalled.values(), f"no rank signalled before MPI_Init (threads: {signalled})")
+resumed(out, 2)
+
 # 9. An uninterrupted run leaves no checkpoint behind.
 check(ckpt_files(ref) == [], f"reference run left {ckpt_files(ref)}")
 

@@ -1,5 +1,5 @@
-"""Faults: kill -9 at random moments, a rank that dies or aborts, a full
-disk, a checkpoint that cannot be written.
+"""Faults: kill -9 at random moments and while the file is created, a rank
+that dies or aborts, a full disk, a checkpoint that cannot be written.
 
 The reference is an uninterrupted 2-rank run.  Every faulty run is then
 finished with `run --resume` on the same 2 ranks and must reproduce the
@@ -131,6 +131,26 @@ def one_rank(sig, what):
     opens(out, what)
     finished_like_reference(out, what)
 
+
+# 1b. kill -9 while a run creates its file (it is written as OUT.partial
+#     until its layout is flushed, a few ms): the file it replaces
+#     (--overwrite) stays as it was, and OUT always opens.
+out = os.path.join(DIR, "creating.h5")
+shutil.copy(ref, out)
+old = open(out, "rb").read()
+caught = 0
+for attempt in range(5):
+    p = start(["run", cfg, "--output", out, "--quiet", "--overwrite"], 2)
+    end = time.time() + 60
+    while not os.path.exists(out + ".partial") and time.time() < end and p.poll() is None:
+        time.sleep(0.0002)
+    kill_all(p)
+    if os.path.exists(out + ".partial"):  # killed before the file was published
+        caught += 1
+        check(open(out, "rb").read() == old, f"creating {attempt}: the replaced file changed")
+    opens(out, f"creating {attempt}")
+check(caught > 0, "no kill landed while the file was being created (no OUT.partial seen)")
+print(f"kill during creation: {caught} of 5 kills before the new file was published")
 
 # 2. A rank killed, a rank aborting (SIGABRT, as abort() or a failed assert).
 one_rank(signal.SIGKILL, "rank-killed")
