@@ -34,6 +34,13 @@ if(SGM_SANITIZE)
 else()
   set(scale 1)
 endif()
+# Every test command of a sanitizer build goes through lsan-retry, which runs
+# a test a second time only when LeakSanitizer's own tracer crashed.
+if(SGM_SANITIZE)
+  set(SGM_TEST_LAUNCHER ${PROJECT_SOURCE_DIR}/tests/sanitize/lsan-retry)
+else()
+  set(SGM_TEST_LAUNCHER "")
+endif()
 if(DEFINED ENV{SGM_TEST_TIMEOUT_SCALE})
   set(scale $ENV{SGM_TEST_TIMEOUT_SCALE})
 endif()
@@ -74,14 +81,14 @@ function(sgm_add_test)
     foreach(n IN LISTS T_RANKS)
       set(test ${T_NAME}_np${n})
       add_test(NAME ${test}
-               COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n}
+               COMMAND ${SGM_TEST_LAUNCHER} ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} ${n}
                        ${MPIEXEC_PREFLAGS} $<TARGET_FILE:${T_NAME}> ${T_ARGS})
       set_tests_properties(${test} PROPERTIES
         ENVIRONMENT "${SGM_TEST_ENV}" LABELS "${T_LABELS}" PROCESSORS ${n}
         TIMEOUT ${T_TIMEOUT})
     endforeach()
   else()
-    add_test(NAME ${T_NAME} COMMAND $<TARGET_FILE:${T_NAME}> ${T_ARGS})
+    add_test(NAME ${T_NAME} COMMAND ${SGM_TEST_LAUNCHER} $<TARGET_FILE:${T_NAME}> ${T_ARGS})
     set_tests_properties(${T_NAME} PROPERTIES
       ENVIRONMENT "${SGM_TEST_ENV}" LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT})
   endif()
@@ -98,7 +105,7 @@ function(sgm_add_script_test)
     set(T_TIMEOUT 300)
   endif()
   sgm__defer_timeout_scaling()
-  add_test(NAME ${T_NAME} COMMAND ${T_COMMAND})
+  add_test(NAME ${T_NAME} COMMAND ${SGM_TEST_LAUNCHER} ${T_COMMAND})
   set_tests_properties(${T_NAME} PROPERTIES
     ENVIRONMENT "${SGM_TEST_ENV};SGMRUN=$<TARGET_FILE:sgmrun>;PYTHONPATH=${PROJECT_SOURCE_DIR}/tests/common"
     LABELS "${T_LABELS}" PROCESSORS ${T_PROCESSORS} TIMEOUT ${T_TIMEOUT})
