@@ -10,7 +10,7 @@ if(SGM_WERROR)
   target_compile_options(sgm_flags INTERFACE -Werror)
 endif()
 if(SGM_NATIVE)
-  target_compile_options(sgm_flags INTERFACE -march=native)
+  target_compile_options(sgm_flags INTERFACE -march=native -mprefer-vector-width=512)
 endif()
 if(SGM_SANITIZE)
   target_compile_options(sgm_flags INTERFACE -fsanitize=address,undefined

@@ -33,6 +33,9 @@ find_path(SGM_CBLAS_INCLUDE_DIR cblas.h
           PATHS /usr/include/x86_64-linux-gnu/openblas-pthread /usr/include/openblas
           REQUIRED)
 
+# OpenMP (GCC's libgomp): the threads of one rank's score kernel.
+find_package(OpenMP REQUIRED COMPONENTS C)
+
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SCALAPACK REQUIRED IMPORTED_TARGET scalapack-openmpi)
 pkg_check_modules(INIH REQUIRED IMPORTED_TARGET inih)

@@ -90,4 +90,13 @@ double sgm_mixture_flops(const sgm_mixture_t *mix, int64_t p);
 void sgm_mixture_set_blocking(sgm_mixture_t *mix, int particle_block,
                               int centre_block);
 
+/**
+ * Threads of one evaluation on this rank (0, the default: as many as the
+ * process's BLAS uses, openblas_get_num_threads()).  Each thread streams a
+ * contiguous part of the local shard with a single-threaded BLAS, and the
+ * parts are merged like shards: the result depends on the thread count by
+ * rounding only.
+ */
+void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads);
+
 #endif /* SGM_MIXTURE_H */

@@ -243,7 +243,7 @@ const struct cli_command cli_bench_command = {
     "1)\n"
     "  --nearest yes|no     track nearest training examples (default yes)\n"
     "  --particle-block B, --centre-block B   kernel blocking (default "
-    "256, 256)\n"
+    "512, 1024)\n"
     "  --seed S             data seed (default 1)\n"
     "Flops: 2 P N d (1 + H) per kernel evaluation; 2 P N d per DGEMM.  Rates "
     "are totals over\nall ranks (total flops / slowest rank's time).  Set "

@@ -44,6 +44,11 @@ static double *random_data(int64_t n, int d, uint64_t seed, double lo,
   return y;
 }
 
+/* Threads and centre blocking of the mixtures make() creates: the second
+ * pass of the tests runs with 3 threads over blocks of 16 centres (so that
+ * every test's shard spans several blocks and the threads' uneven parts). */
+static int g_threads = 1, g_centre_block = 0;
+
 static sgm_mixture_t *make(int64_t n, int d, const double *y, const double *v,
                            const double *lw, int nheads, const double *hv) {
   sgm_mixture_desc_t desc = {.d = d,
@@ -56,6 +61,8 @@ static sgm_mixture_t *make(int64_t n, int d, const double *y, const double *v,
                              .comm = MPI_COMM_SELF};
   sgm_mixture_t *mix = NULL;
   ASSERT_OK(sgm_mixture_create(&desc, nheads, hv, &mix));
+  sgm_mixture_set_threads(mix, g_threads);
+  sgm_mixture_set_blocking(mix, 0, g_centre_block);
   return mix;
 }
 
@@ -248,6 +255,38 @@ static void test_nearest_ties(void) {
   free(y);
 }
 
+/* 1 to 4 threads give the same numbers up to rounding, and the same
+ * nearest examples. */
+static void test_threads(void) {
+  const int64_t n = 1000;
+  const int d = 23, p = 37;
+  double *y = random_data(n, d, 8, -1, 1);
+  double hv[2] = {0, 0.04};
+  double *x = test_points(n, d, y, 0.97, 0.05, p, 6);
+  double s[4][2][37 * 23], lp[4][2][37];
+  int64_t idx[4][37], idx2[4][37];
+  for (int t = 0; t < 4; t++) {
+    sgm_mixture_t *mix = make(n, d, y, NULL, NULL, 2, hv);
+    sgm_mixture_set_threads(mix, t + 1);
+    sgm_mixture_set_blocking(mix, 8, 64);
+    sgm_mixture_out_t out[2] = {{.score = s[t][0], .log_density = lp[t][0]},
+                                {.score = s[t][1], .log_density = lp[t][1]}};
+    sgm_nearest_t near = {.index = idx[t], .second_index = idx2[t]};
+    ASSERT_OK(sgm_mixture_eval(mix, 0.97, 0.0025, p, x, out, &near));
+    sgm_mixture_destroy(&mix);
+  }
+  for (int t = 1; t < 4; t++)
+    for (int h = 0; h < 2; h++)
+      for (int i = 0; i < p; i++) {
+        ASSERT_TRUE(rel_err(s[t][h] + i * d, s[0][h] + i * d, d) <= 1e-13);
+        ASSERT_NEAR(lp[t][h][i], lp[0][h][i], 1e-13 * fabs(lp[0][h][i]));
+        ASSERT_INT_EQ(idx[t][i], idx[0][i]);
+        ASSERT_INT_EQ(idx2[t][i], idx2[0][i]);
+      }
+  free(x);
+  free(y);
+}
+
 /* Odd blockings give the same numbers as the default. */
 static void test_blocking(void) {
   const int64_t n = 333;
@@ -287,5 +326,14 @@ int main(int argc, char **argv) {
   test_unequal_variances();
   test_nearest_ties();
   test_blocking();
+  test_threads();
+  /* Everything against the long-double reference again, threaded. */
+  g_threads = 3;
+  g_centre_block = 16;
+  test_vp_times(700, 37, 12);
+  test_vp_times(300, 784, 6);
+  test_extreme_logits();
+  test_unequal_variances();
+  test_nearest_ties();
   return sgm_test_finish();
 }
