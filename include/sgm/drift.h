@@ -35,6 +35,7 @@ typedef struct sgm_drift_out {
   double *model_mean;        /* p x d: sum_i w_i mu_i of the model's mixture
                                 (equal-variance models: empirical, smoothed) */
   double *perturbation;      /* p x d: e(x, t) alone */
+  double *perturbation_norm; /* p: |e(x, t)|, when perturbation is NULL */
 } sgm_drift_out_t;
 
 /**
@@ -63,6 +64,10 @@ int sgm_drift_eval(sgm_drift_t *drift, double t, int64_t p, const double *x,
  * particles asking for what `request` asks (its non-NULL pointers). */
 double sgm_drift_flops(const sgm_drift_t *drift, int64_t p,
                        const sgm_drift_out_t *request);
+
+/** Bytes of work space this rank's evaluations of p particles keep (the
+ * kernel's blocks and records), for sizing the caller's chunks. */
+double sgm_drift_work_bytes(const sgm_drift_t *drift, int64_t p);
 
 /** A one-line description, e.g. "empirical + constant (c = 0.5, ones)". */
 const char *sgm_drift_describe(const sgm_drift_t *drift);

@@ -80,6 +80,13 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
                      const double *x, sgm_mixture_out_t *out,
                      sgm_nearest_t *nearest);
 
+/**
+ * Bytes of work space an eval of p particles uses on this rank (kept with
+ * the mixture for the next eval): the products and weights of one block
+ * per thread and the particles' records.
+ */
+double sgm_mixture_work_bytes(const sgm_mixture_t *mix, int64_t p);
+
 /** Floating-point operations of one eval of p particles on this rank. */
 double sgm_mixture_flops(const sgm_mixture_t *mix, int64_t p);
 

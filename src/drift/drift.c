@@ -20,6 +20,7 @@ struct sgm_drift {
   void *perturb_impl;
   sgm_schedule_t schedule;
   int d;
+  double *scratch; /* d: one particle's perturbation */
   char description[256];
 };
 
@@ -71,6 +72,7 @@ int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   SGM_CALL(SGM_CALLOC(dr, 1));
   dr->model = model;
   dr->d = data->d;
+  SGM_CALL_GOTO(SGM_MALLOC(dr->scratch, (size_t)data->d), fail);
   sgm_schedule_init(&dr->schedule, cfg);
   SGM_CALL_GOTO(model->create(cfg, data, row, &dr->model_impl), fail);
   if (cfg->perturb.kind != SGM_PERTURB_NONE) {
@@ -96,6 +98,7 @@ void sgm_drift_destroy(sgm_drift_t **handle) {
     dr->model->destroy(dr->model_impl);
   if (dr->perturb_impl)
     dr->perturb->destroy(dr->perturb_impl);
+  free(dr->scratch);
   free(dr);
   *handle = NULL;
 }
@@ -166,6 +169,23 @@ int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
     if (dr->perturb && out->drift)
       for (size_t i = 0; i < len; i++)
         out->drift[i] += out->perturbation[i];
+  } else if (out->perturbation_norm) {
+    /* One particle at a time through a d-vector: no p x d buffer. */
+    const int d = dr->d;
+    for (int64_t i = 0; i < p; i++) {
+      double acc = 0.0;
+      if (dr->perturb) {
+        memset(dr->scratch, 0, sizeof *dr->scratch * (size_t)d);
+        dr->perturb->add(dr->perturb_impl, sqrt(sigma2), 1, x + i * d,
+                         dr->scratch);
+        for (int k = 0; k < d; k++) {
+          acc += dr->scratch[k] * dr->scratch[k];
+          if (out->drift)
+            out->drift[i * d + k] += dr->scratch[k];
+        }
+      }
+      out->perturbation_norm[i] = sqrt(acc);
+    }
   } else if (dr->perturb && out->drift) {
     dr->perturb->add(dr->perturb_impl, sqrt(sigma2), p, x, out->drift);
   }
@@ -175,6 +195,10 @@ int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
 double sgm_drift_flops(const sgm_drift_t *dr, int64_t p,
                        const sgm_drift_out_t *request) {
   return dr->model->flops(dr->model_impl, p, request);
+}
+
+double sgm_drift_work_bytes(const sgm_drift_t *dr, int64_t p) {
+  return dr->model->work_bytes(dr->model_impl, p);
 }
 
 const char *sgm_drift_describe(const sgm_drift_t *dr) {

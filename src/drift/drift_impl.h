@@ -15,6 +15,8 @@ struct sgm__model_ops {
   int (*eval)(void *impl, double m, double sigma2, int64_t p, const double *x,
               sgm_drift_out_t *out);
   double (*flops)(const void *impl, int64_t p, const sgm_drift_out_t *request);
+  /* Bytes of work space evaluations of p particles keep. */
+  double (*work_bytes)(const void *impl, int64_t p);
   void (*destroy)(void *impl);
   /* The shared component variance (returns 0), or SGM_ERR_UNSUPPORTED;
    * and the smallest component variance. */

@@ -82,6 +82,10 @@ static double empirical_flops(const void *impl, int64_t p,
   return sgm_mixture_flops(((const struct empirical *)impl)->mix, p);
 }
 
+static double empirical_work_bytes(const void *impl, int64_t p) {
+  return sgm_mixture_work_bytes(((const struct empirical *)impl)->mix, p);
+}
+
 static void empirical_destroy(void *impl) {
   struct empirical *e = impl;
   sgm_mixture_destroy(&e->mix);
@@ -96,9 +100,9 @@ static int empirical_variance(const void *impl, double *v) {
 static double empirical_min_variance(const void *impl) { return 0.0; }
 
 const struct sgm__model_ops sgm__model_empirical = {
-    "empirical",           empirical_create,  empirical_eval,
-    empirical_flops,       empirical_destroy, empirical_variance,
-    empirical_min_variance};
+    "empirical",        empirical_create,      empirical_eval,
+    empirical_flops,    empirical_work_bytes,  empirical_destroy,
+    empirical_variance, empirical_min_variance};
 
 /* ---- smoothed ----------------------------------------------------------- */
 
@@ -159,6 +163,13 @@ static double smoothed_flops(const void *impl, int64_t p,
                            p);
 }
 
+/* Both mixtures keep their work space once used. */
+static double smoothed_work_bytes(const void *impl, int64_t p) {
+  const struct smoothed *s = impl;
+  return sgm_mixture_work_bytes(s->both, p) +
+         sgm_mixture_work_bytes(s->only, p);
+}
+
 static int smoothed_variance(const void *impl, double *v) {
   *v = ((const struct smoothed *)impl)->h2;
   return 0;
@@ -169,5 +180,6 @@ static double smoothed_min_variance(const void *impl) {
 }
 
 const struct sgm__model_ops sgm__model_smoothed = {
-    "smoothed",       smoothed_create,   smoothed_eval,        smoothed_flops,
-    smoothed_destroy, smoothed_variance, smoothed_min_variance};
+    "smoothed",        smoothed_create,      smoothed_eval,
+    smoothed_flops,    smoothed_work_bytes,  smoothed_destroy,
+    smoothed_variance, smoothed_min_variance};

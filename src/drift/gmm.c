@@ -88,6 +88,12 @@ static double gmm_flops(const void *impl, int64_t p,
                                         : 0.0);
 }
 
+static double gmm_work_bytes(const void *impl, int64_t p) {
+  const struct gmm_model *g = impl;
+  return sgm_mixture_work_bytes(g->truth, p) +
+         sgm_mixture_work_bytes(g->empirical, p);
+}
+
 static int gmm_variance(const void *impl, double *v) {
   return sgm_error_set(SGM_ERR_UNSUPPORTED, __FILE__, __LINE__, __func__,
                        "[drift] model = gmm has components of different "
@@ -104,5 +110,5 @@ static double gmm_min_variance(const void *impl) {
 }
 
 const struct sgm__model_ops sgm__model_gmm = {
-    "gmm",       gmm_create,   gmm_eval,        gmm_flops,
-    gmm_destroy, gmm_variance, gmm_min_variance};
+    "gmm",          gmm_create,  gmm_eval,     gmm_flops,
+    gmm_work_bytes, gmm_destroy, gmm_variance, gmm_min_variance};

@@ -36,6 +36,9 @@ struct run {
   int d;
   int64_t P, first, count; /* all particles; this row's slice */
   int64_t writer_count;    /* count on column 0 (the writers), else 0 */
+  int64_t chunk, chunks;   /* particles per chunk of a step; chunks per step */
+  /* y, the slice's particles; s, emp, mean, pert: one chunk's drift
+   * outputs; err, nd, nd2, ni: the slice's per-particle diagnostics. */
   double *y, *s, *emp, *mean, *pert, *err, *nd, *nd2, *density;
   int64_t *ni;
   int density_naxes, density_bins;
@@ -55,12 +58,20 @@ int sgm__layout_create(struct run *r);
  * `saved` save steps, and marks the file running again.  Collective. */
 int sgm__layout_reopen(struct run *r, int64_t saved);
 
-/** Appends save step at time t (y and diagnostics as evaluated).
- * Collective. */
-int sgm__layout_record(struct run *r, double t, const sgm_diag_summary_t *sum);
+/** Appends the first part of a save step at time t: the time, the
+ * particles y and the density.  Collective. */
+int sgm__layout_record_state(struct run *r, double t);
 
-/** Writes /final/particles and /final/denoised.  Collective. */
-int sgm__layout_final(struct run *r, const double *denoised);
+/** Appends the rest of the save step (the diagnostics of its drift
+ * evaluations) and flushes the file.  Collective. */
+int sgm__layout_record_diagnostics(struct run *r,
+                                   const sgm_diag_summary_t *sum);
+
+/** Writes /final/particles from y.  Collective. */
+int sgm__layout_final(struct run *r);
+
+/** Writes /final/denoised.  Collective. */
+int sgm__layout_denoised(struct run *r, const double *denoised);
 
 /** Closes the series.  Collective. */
 void sgm__layout_close(struct run *r);

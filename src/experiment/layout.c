@@ -189,12 +189,20 @@ done:
   return err;
 }
 
-int sgm__layout_record(struct run *r, double t, const sgm_diag_summary_t *sum) {
+int sgm__layout_record_state(struct run *r, double t) {
   struct layout *L = &r->series;
-  const int64_t first = r->first, n = r->writer_count;
   SGM_CALL(sgm_series_append(L->time, 0, 0, &t));
   if (L->particles)
-    SGM_CALL(sgm_series_append(L->particles, first, n, r->y));
+    SGM_CALL(sgm_series_append(L->particles, r->first, r->writer_count, r->y));
+  if (L->density)
+    SGM_CALL(sgm_series_append(L->density, 0, 0, r->density));
+  return 0;
+}
+
+int sgm__layout_record_diagnostics(struct run *r,
+                                   const sgm_diag_summary_t *sum) {
+  struct layout *L = &r->series;
+  const int64_t first = r->first, n = r->writer_count;
   if (L->nearest) {
     SGM_CALL(sgm_series_append(L->nearest, first, n, r->nd));
     SGM_CALL(sgm_series_append(L->second, first, n, r->nd2));
@@ -213,23 +221,23 @@ int sgm__layout_record(struct run *r, double t, const sgm_diag_summary_t *sum) {
     SGM_CALL(
         sgm_series_append(L->mean_score_error, 0, 0, &sum->mean_score_error));
   }
-  if (L->density)
-    SGM_CALL(sgm_series_append(L->density, 0, 0, r->density));
   return sgm_output_flush(r->out);
 }
 
-int sgm__layout_final(struct run *r, const double *denoised) {
-  SGM_CALL(sgm_output_write_rows(r->out, "final/particles", H5T_NATIVE_DOUBLE,
-                                 r->P, r->d, r->first, r->writer_count, r->y,
-                                 "the particles at t_min (the raw samples)",
-                                 "data units"));
-  if (denoised)
-    SGM_CALL(sgm_output_write_rows(
-        r->out, "final/denoised", H5T_NATIVE_DOUBLE, r->P, r->d, r->first,
-        r->writer_count, denoised,
-        "Tweedie denoising of the final particles, (y + sigma^2 s(y, t_min)) "
-        "/ m with the sampler's drift s",
-        "data units"));
+int sgm__layout_final(struct run *r) {
+  return sgm_output_write_rows(r->out, "final/particles", H5T_NATIVE_DOUBLE,
+                               r->P, r->d, r->first, r->writer_count, r->y,
+                               "the particles at t_min (the raw samples)",
+                               "data units");
+}
+
+int sgm__layout_denoised(struct run *r, const double *denoised) {
+  SGM_CALL(sgm_output_write_rows(
+      r->out, "final/denoised", H5T_NATIVE_DOUBLE, r->P, r->d, r->first,
+      r->writer_count, denoised,
+      "Tweedie denoising of the final particles, (y + sigma^2 s(y, t_min)) "
+      "/ m with the sampler's drift s",
+      "data units"));
   return sgm_output_flush(r->out);
 }
 

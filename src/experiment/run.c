@@ -7,12 +7,20 @@
  * need; the save step records the state at t_k with the Novikov integral up
  * to t_k; then the integral and the particles advance to t_{k+1}.  The last
  * time t_K = t_min is always saved.
+ *
+ * The particles go through each step in chunks (struct run's chunk): a
+ * chunk's drift is evaluated and the chunk advanced before the next, so the
+ * per-particle work buffers hold one chunk, whatever the particle count.  A
+ * save step records what depends on the particles themselves (trajectory,
+ * density, final particles) before the first chunk moves, and the
+ * diagnostics of the evaluations after the last.
  */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "experiment/experiment_impl.h"
@@ -46,13 +54,72 @@ static void free_buffers(struct run *r) {
   free(r->ni);
 }
 
+/* The work space of a step (the drift outputs of a chunk of particles and
+ * the score kernel's blocks and records) stays within this many bytes per
+ * rank, whatever the number of particles: with the libraries' own resident
+ * memory (about 22 MiB measured: Open MPI, HDF5, OpenBLAS) a rank needs
+ * about 64 MiB beyond its training shard and its particles. */
+#define WORK_BYTES ((double)(24 << 20))
+#define MIN_CHUNK 32
+
+/* The chunk buffers a step uses: the model mean and the perturbation for
+ * the exponential integrator, the drift for Euler-Maruyama and for the
+ * score error of a model other than the empirical one (with the empirical
+ * score); the Novikov integral of the empirical model needs only |e|,
+ * which the drift computes.  (The exponential integrator's last step,
+ * which moves nothing, denoises with a drift in the model mean's buffer.) */
+static void chunk_buffers(const struct run *r, bool *drift, bool *mean,
+                          bool *pert, bool *emp) {
+  const bool ei = r->cfg->sampler.method == SGM_METHOD_EI;
+  const bool novikov = r->cfg->diagnostics.novikov;
+  const bool empirical = sgm_drift_is_empirical(r->drift);
+  *mean = *pert = ei;
+  *emp = novikov && !empirical;
+  *drift = !ei || *emp;
+}
+
+/* Particles per chunk, and chunks per step: the largest chunk whose buffers
+ * and kernel work space fit WORK_BYTES (at least MIN_CHUNK), the same on
+ * every rank (so that every rank makes the same collective calls), from the
+ * largest row slice. */
+static void plan_chunks(struct run *r) {
+  bool drift, mean, pert, emp;
+  chunk_buffers(r, &drift, &mean, &pert, &emp);
+  const double vectors = drift + mean + pert + emp;
+  const int64_t most = (r->P + r->grid->rows - 1) / r->grid->rows;
+  int64_t c = most > 0 ? most : 1;
+  while (c > MIN_CHUNK && vectors * sizeof(double) * r->d * c +
+                                  sgm_drift_work_bytes(r->drift, c) >
+                              WORK_BYTES)
+    c = c * 7 / 8;
+  /* For tests and tuning: SGM_CHUNK_PARTICLES sets the chunk. */
+  const char *forced = getenv("SGM_CHUNK_PARTICLES");
+  if (forced && atoll(forced) > 0)
+    c = atoll(forced) < most ? atoll(forced) : (most > 0 ? most : 1);
+  /* Equal chunks: a small last one would run the kernel on thin blocks. */
+  r->chunks = most > 0 ? (most + c - 1) / c : 1;
+  r->chunk = most > 0 ? (most + r->chunks - 1) / r->chunks : 1;
+  sgm_log(SGM_LOG_DEBUG,
+          "each step takes the particles in %" PRId64
+          " chunk(s) of up to %" PRId64,
+          r->chunks, r->chunk);
+}
+
 static int alloc_buffers(struct run *r) {
-  const size_t nd = (size_t)(r->count * r->d) + 1, n = (size_t)r->count + 1;
-  SGM_CALL(SGM_MALLOC(r->y, nd));
-  SGM_CALL(SGM_MALLOC(r->s, nd));
-  SGM_CALL(SGM_MALLOC(r->emp, nd));
-  SGM_CALL(SGM_MALLOC(r->mean, nd));
-  SGM_CALL(SGM_MALLOC(r->pert, nd));
+  const size_t n = (size_t)r->count + 1;
+  plan_chunks(r);
+  bool drift, mean, pert, emp;
+  chunk_buffers(r, &drift, &mean, &pert, &emp);
+  const size_t nd = (size_t)(r->chunk * r->d) + 1;
+  SGM_CALL(SGM_MALLOC(r->y, (size_t)(r->count * r->d) + 1));
+  if (drift)
+    SGM_CALL(SGM_MALLOC(r->s, nd));
+  if (emp)
+    SGM_CALL(SGM_MALLOC(r->emp, nd));
+  if (mean)
+    SGM_CALL(SGM_MALLOC(r->mean, nd));
+  if (pert)
+    SGM_CALL(SGM_MALLOC(r->pert, nd));
   SGM_CALL(SGM_MALLOC(r->err, n));
   SGM_CALL(SGM_MALLOC(r->nd, n));
   SGM_CALL(SGM_MALLOC(r->nd2, n));
@@ -267,54 +334,73 @@ static int setup(MPI_Comm world, struct run *r) {
   return r->out ? 0 : create(world, r);
 }
 
-/* What the drift evaluation at step k must produce. */
+/* What the drift evaluation at step k must produce, for the chunk of n
+ * particles from offset c0 of this rank's slice: the drift outputs in the
+ * chunk buffers, the nearest examples in the slice's arrays. */
 struct plan {
   sgm_drift_out_t out;
   bool save;  /* record this step */
   bool error; /* compute |s - grad log p^| (Novikov) */
 };
 
-static struct plan plan_step(struct run *r, int64_t k) {
+static struct plan plan_step(struct run *r, int64_t k, int64_t c0) {
   const int64_t K = sgm_sampler_steps(r->sampler);
   struct plan p = {.save = k % r->cfg->output.every == 0 || k == K};
   sgm_sampler_request(r->sampler, &p.out, r->s, r->mean, r->pert);
+  if (!r->s && k == K) { /* ei: nothing moves; the drift denoises */
+    p.out = (sgm_drift_out_t){.drift = r->mean};
+  }
   /* The score error: the perturbation alone when the model is the
    * empirical score, else the empirical score from a second head. */
   p.error = r->cfg->diagnostics.novikov;
-  if (p.error && sgm_drift_is_empirical(r->drift))
-    p.out.perturbation = r->pert;
-  else if (p.error)
+  if (p.error && sgm_drift_is_empirical(r->drift) && !p.out.perturbation)
+    p.out.perturbation_norm = r->err + c0;
+  else if (p.error && !sgm_drift_is_empirical(r->drift))
     p.out.empirical = r->emp;
   if (p.save && r->cfg->diagnostics.nearest)
-    p.out.nearest = (sgm_nearest_t){
-        .index = r->ni, .distance = r->nd, .second_distance = r->nd2};
+    p.out.nearest = (sgm_nearest_t){.index = r->ni + c0,
+                                    .distance = r->nd + c0,
+                                    .second_distance = r->nd2 + c0};
   return p;
 }
 
-static void score_error(struct run *r, const sgm_drift_out_t *out) {
+/* |s - grad log p^| of n particles into err (the drift wrote it already
+ * when it was asked for |e| alone). */
+static void score_error(const struct run *r, int64_t n,
+                        const sgm_drift_out_t *out, double *err) {
   if (out->empirical) {
-    sgm_diagnostics_score_error(r->count, r->d, out->drift, out->empirical,
-                                r->err);
+    sgm_diagnostics_score_error(n, r->d, out->drift, out->empirical, err);
     return;
   }
+  if (out->perturbation_norm)
+    return;
   /* empirical model: s - grad log p^ = e */
-  for (int64_t i = 0; i < r->count; i++) {
+  for (int64_t i = 0; i < n; i++) {
     double acc = 0.0;
     for (int j = 0; j < r->d; j++)
       acc += out->perturbation[i * r->d + j] * out->perturbation[i * r->d + j];
-    r->err[i] = sqrt(acc);
+    err[i] = sqrt(acc);
   }
 }
 
-static int save(struct run *r, double t, const struct plan *p) {
-  sgm_diag_summary_t sum;
-  int err = sgm_diagnostics_summarize(r->diag, p->out.nearest.distance,
-                                      p->out.nearest.second_distance,
-                                      p->error ? r->err : NULL, &sum);
-  if (!err && r->density_naxes > 0)
+/* The first part of save step t: what depends on the particles at t. */
+static int save_state(struct run *r, double t) {
+  int err = 0;
+  if (r->density_naxes > 0)
     err = sgm_diagnostics_density(r->diag, r->y, r->density);
   SGM_CALL(sgm_error_agree(r->grid->world, err));
-  return sgm__layout_record(r, t, &sum);
+  return sgm__layout_record_state(r, t);
+}
+
+/* The second part: the diagnostics of the step's evaluations. */
+static int save_diagnostics(struct run *r, const struct plan *p) {
+  sgm_diag_summary_t sum;
+  const bool nearest = p->out.nearest.distance != NULL;
+  int err = sgm_diagnostics_summarize(r->diag, nearest ? r->nd : NULL,
+                                      nearest ? r->nd2 : NULL,
+                                      p->error ? r->err : NULL, &sum);
+  SGM_CALL(sgm_error_agree(r->grid->world, err));
+  return sgm__layout_record_diagnostics(r, &sum);
 }
 
 /* Writes the checkpoint of the state after `done` steps, at time t. */
@@ -357,6 +443,30 @@ static int step_boundary(struct run *r, int64_t done, double t, double *last,
   return 0;
 }
 
+/* The largest peak resident memory of any rank, beside that rank's shard
+ * and particles: what the rest (libraries, buffers) took.  Collective. */
+static void report_memory(const struct run *r) {
+  struct rusage use;
+  getrusage(RUSAGE_SELF, &use);
+  const double mib = 1024.0 * 1024.0;
+  double mine[3] = {(double)use.ru_maxrss * 1024.0 / mib,
+                    (double)r->data->n_local * r->d * sizeof(double) / mib,
+                    (double)r->count * r->d * sizeof(double) / mib};
+  struct {
+    double value;
+    int rank;
+  } peak = {mine[0], r->grid->rank};
+  MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_DOUBLE_INT, MPI_MAXLOC,
+                r->grid->world);
+  /* The shard and particle sizes of the rank with the peak. */
+  MPI_Bcast(mine, 3, MPI_DOUBLE, peak.rank, r->grid->world);
+  sgm_log(SGM_LOG_INFO,
+          "memory: peak resident %.1f MiB on rank %d (its training shard "
+          "%.1f MiB, its particles %.1f MiB, the rest %.1f MiB)",
+          peak.value, peak.rank, mine[1], mine[2],
+          peak.value - mine[1] - mine[2]);
+}
+
 static int loop(struct run *r) {
   const int64_t K = sgm_sampler_steps(r->sampler);
   const double *t = sgm_sampler_times(r->sampler);
@@ -386,48 +496,61 @@ static int loop(struct run *r) {
    * sampler's steps and the per-step diagnostics). */
   double t_drift = 0.0, t_save = 0.0, t_start = MPI_Wtime();
   for (int64_t k = k0; k <= K && !err; k++) {
-    struct plan p = plan_step(r, k);
-    sgm_drift_out_t *out = &p.out;
-    double local = sgm_drift_flops(r->drift, r->count, out), total = 0;
+    const bool save = k % r->cfg->output.every == 0 || k == K;
     double t0 = MPI_Wtime();
-    err = sgm_drift_eval(r->drift, t[k], r->count, r->y, out);
-    t_drift += MPI_Wtime() - t0;
-    err = sgm_error_agree(r->grid->world, err);
+    if (save && (err = save_state(r, t[k])) == 0 && k == K)
+      err = sgm__layout_final(r);
+    t_save += MPI_Wtime() - t0;
+    if (err) {
+      r->out_failed = err == SGM_ERR_HDF5 || err == SGM_ERR_IO;
+      break;
+    }
+    struct plan p = {0};
+    double local = 0.0, total = 0.0;
+    for (int64_t c = 0; c < r->chunks && !err; c++) {
+      /* Chunks past the end of this rank's slice are empty. */
+      const int64_t c0 = c * r->chunk < r->count ? c * r->chunk : r->count;
+      const int64_t n = r->count - c0 < r->chunk ? r->count - c0 : r->chunk;
+      p = plan_step(r, k, c0);
+      sgm_drift_out_t *out = &p.out;
+      double *yc = r->y + c0 * r->d;
+      local += sgm_drift_flops(r->drift, n, out);
+      t0 = MPI_Wtime();
+      err = sgm_drift_eval(r->drift, t[k], n, yc, out);
+      t_drift += MPI_Wtime() - t0;
+      err = sgm_error_agree(r->grid->world, err);
+      if (err)
+        break;
+      if (p.error)
+        score_error(r, n, out, r->err + c0);
+      if (k == K && r->cfg->sampler.denoise)
+        sgm_sampler_denoise(r->sampler, n, yc, out->drift, yc);
+      else if (k < K)
+        err = sgm_sampler_step(r->sampler, k, r->first + c0, n, yc, out);
+      err = sgm_error_agree(r->grid->world, err);
+    }
     if (err)
       break;
     MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, r->grid->world);
     flops += total;
-    if (p.error)
-      score_error(r, out);
     t0 = MPI_Wtime();
-    if (p.save && (err = save(r, t[k], &p)) != 0) {
-      r->out_failed = err == SGM_ERR_HDF5 || err == SGM_ERR_IO;
-      break;
-    }
+    if (save && (err = save_diagnostics(r, &p)) == 0 && k == K &&
+        r->cfg->sampler.denoise)
+      err = sgm__layout_denoised(r, r->y);
     t_save += MPI_Wtime() - t0;
-    if (k == K) {
-      if (r->cfg->sampler.denoise) {
-        /* The mean buffer is free once the last step is done. */
-        sgm_sampler_denoise(r->sampler, r->count, r->y, r->s, r->mean);
-        err = sgm__layout_final(r, r->mean);
-      } else {
-        err = sgm__layout_final(r, NULL);
-      }
-      r->out_failed = err != 0;
+    if (err || k == K) {
+      r->out_failed = err == SGM_ERR_HDF5 || err == SGM_ERR_IO;
       break;
     }
     if (r->cfg->diagnostics.novikov)
       sgm_diagnostics_novikov_step(r->diag, sgm_schedule_g2(&sched, t[k]),
                                    t[k] - t[k + 1], r->err);
-    err = sgm_sampler_step(r->sampler, k, r->first, r->count, r->y, out);
-    err = sgm_error_agree(r->grid->world, err);
     particle_steps += (double)r->P;
     sgm_progress_update(progress, k + 1, t[k + 1],
                         sqrt(sgm_schedule_var(&sched, t[k + 1])),
                         particle_steps, flops);
     bool stop = false;
-    if (!err)
-      err = step_boundary(r, k + 1, t[k + 1], &last_checkpoint, &stop);
+    err = step_boundary(r, k + 1, t[k + 1], &last_checkpoint, &stop);
     if (!err && stop)
       err = sgm_error_set(SGM_ERR_INTERRUPTED, __FILE__, __LINE__, __func__,
                           "stopped by a signal after step %" PRId64
@@ -443,6 +566,8 @@ static int loop(struct run *r) {
             "and diagnostics %.3g s (%.1f%%), saving %.3g s (%.1f%%)",
             t_drift, 100 * t_drift / total, rest, 100 * rest / total, t_save,
             100 * t_save / total);
+  if (!err)
+    report_memory(r);
   return err;
 }
 

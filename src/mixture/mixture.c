@@ -228,6 +228,15 @@ static int eval_threads(const sgm_mixture_t *mix) {
   return t < 1 ? 1 : t;
 }
 
+double sgm_mixture_work_bytes(const sgm_mixture_t *mix, int64_t p) {
+  const double threads = eval_threads(mix);
+  const double rows = p < mix->pb ? (double)p : mix->pb;
+  const double block =
+      rows * mix->nb * (1 + mix->nheads) + (double)mix->nb + 2.0 * rows;
+  const double records = (double)p * mix->layout.rec_len;
+  return sizeof(double) * threads * (block + records);
+}
+
 double sgm_mixture_flops(const sgm_mixture_t *mix, int64_t p) {
   return (2.0 + 2.0 * mix->nheads) * (double)p * (double)mix->n_local *
          (double)mix->d;
@@ -249,22 +258,24 @@ static int ensure_records(const sgm_mixture_t *mix, int64_t p, double **rec,
 /* Workspaces of `threads` workers for p particles, and their centre ranges
  * (equal parts of the shard). */
 static int ensure_workspace(sgm_mixture_t *mix, int64_t p, int threads) {
-  if (mix->ws_pb != mix->pb || mix->ws_nb != mix->nb ||
+  /* Blocks of min(pb, p) particles: no more rows than an eval uses. */
+  const int rows = p < mix->pb ? (int)p : mix->pb;
+  if (rows > mix->ws_pb || mix->ws_pb > mix->pb || mix->ws_nb != mix->nb ||
       mix->ws_threads != threads) {
     free_workspace(mix);
     SGM_CALL(SGM_CALLOC(mix->work, threads));
     mix->ws_threads = threads;
-    size_t blk = (size_t)mix->pb * mix->nb;
+    size_t blk = (size_t)rows * mix->nb;
     for (int t = 0; t < threads; t++) {
       struct worker *w = &mix->work[t];
       SGM_CALL(SGM_MALLOC_ALIGNED(w->G, blk));
       SGM_CALL(SGM_MALLOC_ALIGNED(w->L, blk * mix->nheads));
       SGM_CALL(SGM_MALLOC_ALIGNED(w->tm, mix->nb));
-      SGM_CALL(SGM_MALLOC(w->xn2, mix->pb));
-      SGM_CALL(SGM_MALLOC(w->cand, mix->pb));
-      SGM_CALL(SGM_MALLOC(w->near, mix->pb));
+      SGM_CALL(SGM_MALLOC(w->xn2, rows));
+      SGM_CALL(SGM_MALLOC(w->cand, rows));
+      SGM_CALL(SGM_MALLOC(w->near, rows));
     }
-    mix->ws_pb = mix->pb;
+    mix->ws_pb = rows;
     mix->ws_nb = mix->nb;
   }
   for (int t = 0; t < threads; t++) {
@@ -711,7 +722,7 @@ static void stream_block(const sgm_mixture_t *mix, struct worker *w,
     for (int64_t i = 0; i < pbb; i++) {
       const double *g = w->G + i * nb;
       for (int h = 0; h < H; h++) {
-        double *l = w->L + ((int64_t)h * mix->pb + i) * nb;
+        double *l = w->L + ((int64_t)h * mix->ws_pb + i) * nb;
         double rmin = INFINITY;
         double lmax = row_logits(mix, &hp[h], w->tm, g, w->xn2[i], two_m, j0,
                                  nbb, l, want_nearest && h == 0 ? &rmin : NULL);
@@ -725,8 +736,8 @@ static void stream_block(const sgm_mixture_t *mix, struct worker *w,
     }
     for (int h = 0; h < H; h++)
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pbb, d,
-                  (int)nbb, 1.0, w->L + (int64_t)h * mix->pb * nb, (int)nb, yb,
-                  d, 1.0, rec + h * mix->layout.head_len + REC_U, rl);
+                  (int)nbb, 1.0, w->L + (int64_t)h * mix->ws_pb * nb, (int)nb,
+                  yb, d, 1.0, rec + h * mix->layout.head_len + REC_U, rl);
   }
   for (int64_t i = 0; i < pbb; i++) {
     correct_candidates(mix, hp, m, x + i * d, w->xn2[i], &w->cand[i],

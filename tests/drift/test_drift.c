@@ -170,19 +170,38 @@ static void test_gmm_score_is_gradient(void) {
   free_data(&ds);
 }
 
-/* Evaluates the perturbed drift and returns e = s - grad log p^. */
+/* Evaluates the perturbed drift and returns e = s - grad log p^.  Asked
+ * for |e| alone instead of e, the drift must come out the same, bit for
+ * bit, and |e| match e's norm. */
 static void perturbation(sgm_config_t *cfg, sgm_dataset_t *ds, double t, int p,
                          const double *x, double *e) {
   sgm_drift_t *dr = NULL;
   ASSERT_OK(sgm_drift_create(cfg, ds, MPI_COMM_SELF, &dr));
   if (!dr)
     return;
-  double *s = malloc(sizeof *s * (size_t)(p * ds->d));
-  sgm_drift_out_t out = {.drift = s, .empirical = e};
+  const int d = ds->d;
+  double *s = malloc(sizeof *s * (size_t)(p * d));
+  double *s2 = malloc(sizeof *s2 * (size_t)(p * d));
+  double *pv = malloc(sizeof *pv * (size_t)(p * d));
+  double *norm = malloc(sizeof *norm * (size_t)p);
+  sgm_drift_out_t out = {.drift = s, .empirical = e, .perturbation = pv};
   ASSERT_OK(sgm_drift_eval(dr, t, p, x, &out));
-  for (int i = 0; i < p * ds->d; i++)
+  sgm_drift_out_t alone = {.drift = s2, .perturbation_norm = norm};
+  ASSERT_OK(sgm_drift_eval(dr, t, p, x, &alone));
+  for (int i = 0; i < p; i++) {
+    double n2 = 0;
+    for (int k = 0; k < d; k++) {
+      ASSERT_TRUE(s2[i * d + k] == s[i * d + k]);
+      n2 += pv[i * d + k] * pv[i * d + k];
+    }
+    ASSERT_NEAR(norm[i], sqrt(n2), 1e-12 * (1 + sqrt(n2)));
+  }
+  for (int i = 0; i < p * d; i++)
     e[i] = s[i] - e[i];
   free(s);
+  free(s2);
+  free(pv);
+  free(norm);
   sgm_drift_destroy(&dr);
 }
 
