@@ -96,6 +96,7 @@ struct sgm_mixture {
   MPI_Comm comm;
   int pb, nb;
   int threads; /* requested; 0: the BLAS threads of the calling process */
+  sgm__lowdim_t *lowdim; /* d <= 3, equal variances and weights: no GEMM */
   /* Workspaces, grown on demand. */
   double *rec, *coef;
   int64_t rec_cap;
@@ -169,6 +170,10 @@ int sgm_mixture_create(const sgm_mixture_desc_t *desc, int nheads,
     SGM_CALL_GOTO(SGM_MALLOC(mix->logw, nl), fail);
     memcpy(mix->logw, desc->log_weights, (size_t)nl * sizeof *mix->logw);
   }
+  if (d <= 3 && !desc->variances && !desc->log_weights)
+    SGM_CALL_GOTO(sgm__lowdim_create((int)d, nl, desc->offset, desc->centres,
+                                     &mix->lowdim),
+                  fail);
   *out = mix;
   return 0;
 fail:
@@ -202,6 +207,7 @@ void sgm_mixture_destroy(sgm_mixture_t **handle) {
   free(mix->var);
   free(mix->logw);
   free(mix->coef);
+  sgm__lowdim_destroy(&mix->lowdim);
   free(mix);
   *handle = NULL;
 }
@@ -229,6 +235,8 @@ static int eval_threads(const sgm_mixture_t *mix) {
 }
 
 double sgm_mixture_work_bytes(const sgm_mixture_t *mix, int64_t p) {
+  if (mix->lowdim)
+    return sizeof(double) * (double)p * mix->layout.rec_len;
   const double threads = eval_threads(mix);
   const double rows = p < mix->pb ? (double)p : mix->pb;
   const double block =
@@ -831,16 +839,27 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
   if (p <= 0)
     return 0;
   /* Allocation failures must be agreed on before the collective below. */
-  const int threads = eval_threads(mix);
-  int err = sgm_error_agree(mix->comm, ensure_workspace(mix, p, threads));
-  if (err)
+  int threads = eval_threads(mix);
+  int err = mix->lowdim ? ensure_records(mix, p, &mix->rec, &mix->rec_cap)
+                        : ensure_workspace(mix, p, threads);
+  if ((err = sgm_error_agree(mix->comm, err)) != 0)
     return err;
   const int d = mix->d, H = mix->nheads, rl = mix->layout.rec_len;
   struct head_params hp[SGM_MIXTURE_MAX_HEADS];
   for (int h = 0; h < H; h++)
     head_setup(mix, h, m, sigma2, &hp[h]);
   const int want_nearest = nearest != NULL;
-  stream_all(mix, hp, m, p, x, threads, want_nearest);
+  if (mix->lowdim) {
+    /* Threads take particles here: as many as BLAS would use. */
+    double a[SGM_MIXTURE_MAX_HEADS];
+    for (int h = 0; h < H; h++)
+      a[h] = hp[h].a;
+    threads = mix->threads > 0 ? mix->threads : openblas_get_num_threads();
+    sgm__lowdim_stream(mix->lowdim, &mix->layout, a, m, p, x, mix->rec,
+                       want_nearest, threads < 1 ? 1 : threads);
+  } else {
+    stream_all(mix, hp, m, p, x, threads, want_nearest);
+  }
   SGM_CALL(sgm__mixture_combine(&mix->layout, mix->comm, p, mix->rec));
   for (int64_t i = 0; i < p; i++) {
     const double *rec = mix->rec + i * rl;

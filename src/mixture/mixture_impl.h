@@ -33,4 +33,24 @@ void sgm__mixture_merge(const sgm__mixture_layout_t *layout,
 int sgm__mixture_combine(const sgm__mixture_layout_t *layout, MPI_Comm comm,
                          int64_t p, double *records);
 
+/* The kernel for d <= 3 (lowdim.c): a cell grid over the shard and a fused
+ * loop that fills the same records as the GEMM stream (equal variances,
+ * equal weights). */
+typedef struct sgm__lowdim sgm__lowdim_t;
+
+/** Sorts the shard's n points (global indices from offset) into cells. */
+int sgm__lowdim_create(int d, int64_t n, int64_t offset, const double *y,
+                       sgm__lowdim_t **out);
+
+void sgm__lowdim_destroy(sgm__lowdim_t **grid);
+
+/**
+ * The records of p particles x against the shard, heads of precisions
+ * a[h] = 1 / (m^2 v_h + sigma^2), on `threads` threads.
+ */
+void sgm__lowdim_stream(const sgm__lowdim_t *grid,
+                        const sgm__mixture_layout_t *layout, const double *a,
+                        double m, int64_t p, const double *x, double *records,
+                        int want_nearest, int threads);
+
 #endif /* SGM_MIXTURE_IMPL_H */

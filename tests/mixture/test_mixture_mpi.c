@@ -141,6 +141,9 @@ int main(int argc, char **argv) {
       continue;
     run_case(1000, 50, 37, rows, 0.9, 0.05);
     run_case(1000, 50, 37, rows, 0.9999, 1e-5);
+    /* d <= 3 (the cell-grid kernel), pruned and not. */
+    run_case(2000, 2, 37, rows, 0.9, 0.05);
+    run_case(2000, 3, 37, rows, 0.9999, 1e-5);
     /* Fewer components than columns: some shards are empty. */
     run_case(3, 5, 11, rows, 0.7, 0.3);
   }

@@ -322,6 +322,10 @@ int main(int argc, char **argv) {
   test_vp_times(700, 37, 12);
   test_vp_times(300, 784, 6);
   test_vp_times(5, 2, 9);
+  /* d <= 3: the cell-grid kernel, pruned at small sigma (lowdim.c). */
+  test_vp_times(3000, 1, 25);
+  test_vp_times(3000, 2, 25);
+  test_vp_times(2000, 3, 25);
   test_extreme_logits();
   test_unequal_variances();
   test_nearest_ties();
@@ -332,6 +336,7 @@ int main(int argc, char **argv) {
   g_centre_block = 16;
   test_vp_times(700, 37, 12);
   test_vp_times(300, 784, 6);
+  test_vp_times(3000, 2, 25);
   test_extreme_logits();
   test_unequal_variances();
   test_nearest_ties();
