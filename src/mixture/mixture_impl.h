@@ -1,9 +1,12 @@
 /* Private to the mixture module: the layout of the per-particle partial sums
- * that the shards combine, and the reduction that combines them. */
+ * that the shards combine and the reduction that combines them (reduce.c),
+ * the state of a mixture shared by its set-up (mixture.c) and its GEMM
+ * stream (stream.c), and the d <= 3 kernel (lowdim.c). */
 #ifndef SGM_MIXTURE_IMPL_H
 #define SGM_MIXTURE_IMPL_H
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
@@ -33,10 +36,91 @@ void sgm__mixture_merge(const sgm__mixture_layout_t *layout,
 int sgm__mixture_combine(const sgm__mixture_layout_t *layout, MPI_Comm comm,
                          int64_t p, double *records);
 
+typedef struct sgm__lowdim sgm__lowdim_t;
+
+/* ---- The state of a mixture, shared by mixture.c (set-up, the evaluation
+ * and its outputs) and stream.c (the GEMM stream over the shard). */
+#include "sgm/mixture.h"
+
+#define CAND 8
+#define NEAR 4
+
+struct cand_list { /* the CAND largest head-0 logits seen so far */
+  double logit[CAND], q[CAND];
+  int64_t j[CAND];
+  int count;
+  double threshold; /* smallest kept logit once full, else -inf */
+  /* A logit this far below the largest seen cannot need a correction in
+   * any head (+inf: no such bound). */
+  double drop;
+};
+
+struct near_list { /* the NEAR smallest approximate raw distances */
+  double r[NEAR];
+  int64_t j[NEAR];
+  int count;
+  /* The largest kept distance once full, and no more than the second
+   * smallest plus twice the distances' error bound: nothing farther can
+   * be one of the two nearest. */
+  double threshold;
+  double slack2; /* twice the error bound of this particle's distances */
+};
+
+/* One thread's part of an evaluation: the centres [j_begin, j_end) of the
+ * local shard, streamed for every particle, into its own records.  Thread
+ * 0's records are the mixture's (what the shards then combine). */
+struct worker {
+  int64_t j_begin, j_end;
+  double *G, *L, *tm, *xn2;
+  struct cand_list *cand;
+  struct near_list *near;
+  double *rec; /* threads > 0: their own records, p x rec_len */
+  int64_t rec_cap;
+};
+
+struct sgm_mixture {
+  sgm__mixture_layout_t layout;
+  int d;
+  int64_t n, offset, n_local;
+  const double *y;
+  const double *ynorm2;
+  double *ynorm2_owned;
+  double ynorm_max; /* max |mu_i| over the local shard */
+  double *var;      /* per-component variance, or NULL: all 0 */
+  double *logw;     /* per-component log weight, or NULL: uniform */
+  int nheads;
+  double head_var[SGM_MIXTURE_MAX_HEADS];
+  MPI_Comm comm;
+  int pb, nb;
+  int threads; /* requested; 0: the BLAS threads of the calling process */
+  sgm__lowdim_t *lowdim; /* d <= 3, equal variances and weights: no GEMM */
+  /* Workspaces, grown on demand. */
+  double *rec, *coef;
+  int64_t rec_cap;
+  int ws_pb, ws_nb, ws_threads;
+  struct worker *work;
+};
+
+/* Logit parameters of one head for this evaluation.  Equal-variance
+ * mixtures share one precision a; otherwise a and the log-normaliser are
+ * per component (coef). */
+struct head_params {
+  double a, half_a; /* equal variances */
+  double v;         /* equal variances: the component variance */
+  double c;         /* constant added to log p at the end */
+  const double *a_j, *base_j, *v_j; /* unequal: per component */
+};
+
+/** Streams p particles x against the local shard into mix->rec (the
+ * workers' parts merged), with the heads' parameters hp; threads workers
+ * (their workspace ready).  Not collective. */
+void sgm__mixture_stream(sgm_mixture_t *mix, const struct head_params *hp,
+                         double m, int64_t p, const double *x, int threads,
+                         int want_nearest);
+
 /* The kernel for d <= 3 (lowdim.c): a cell grid over the shard and a fused
  * loop that fills the same records as the GEMM stream (equal variances,
  * equal weights). */
-typedef struct sgm__lowdim sgm__lowdim_t;
 
 /** Sorts the shard's n points (global indices from offset) into cells. */
 int sgm__lowdim_create(int d, int64_t n, int64_t offset, const double *y,
