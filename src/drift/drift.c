@@ -68,6 +68,9 @@ int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
             "[drift] model = %s is not available in this version of sgmrun "
             "(available: empirical, smoothed, gmm)",
             model_name);
+  SGM_CHECK(cfg->run.precision == SGM_PRECISION_FLOAT64, SGM_ERR_UNSUPPORTED,
+            "[run] precision = float32: the float32 score kernel is not "
+            "available in this version of sgmrun; use float64");
   sgm_drift_t *dr = NULL;
   SGM_CALL(SGM_CALLOC(dr, 1));
   dr->model = model;
