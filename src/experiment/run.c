@@ -467,6 +467,38 @@ static void report_memory(const struct run *r) {
           peak.value - mine[1] - mine[2]);
 }
 
+/* Step k at time tk, chunk by chunk: each chunk's drift evaluation, score
+ * error, and move to t_{k+1} (at the last time, its denoising in place).
+ * Adds this rank's flops and drift time; *p is the last chunk's plan (the
+ * step's outputs).  Collective. */
+static int step_chunks(struct run *r, int64_t k, double tk, struct plan *p,
+                       double *flops, double *t_drift) {
+  const int64_t K = sgm_sampler_steps(r->sampler);
+  int err = 0;
+  for (int64_t c = 0; c < r->chunks && !err; c++) {
+    /* Chunks past the end of this rank's slice are empty. */
+    const int64_t c0 = c * r->chunk < r->count ? c * r->chunk : r->count;
+    const int64_t n = r->count - c0 < r->chunk ? r->count - c0 : r->chunk;
+    *p = plan_step(r, k, c0);
+    sgm_drift_out_t *out = &p->out;
+    double *yc = r->y + c0 * r->d;
+    *flops += sgm_drift_flops(r->drift, n, out);
+    double t0 = MPI_Wtime();
+    err = sgm_drift_eval(r->drift, tk, n, yc, out);
+    *t_drift += MPI_Wtime() - t0;
+    if ((err = sgm_error_agree(r->grid->world, err)) != 0)
+      break;
+    if (p->error)
+      score_error(r, n, out, r->err + c0);
+    if (k == K && r->cfg->sampler.denoise)
+      sgm_sampler_denoise(r->sampler, n, yc, out->drift, yc);
+    else if (k < K)
+      err = sgm_sampler_step(r->sampler, k, r->first + c0, n, yc, out);
+    err = sgm_error_agree(r->grid->world, err);
+  }
+  return err;
+}
+
 static int loop(struct run *r) {
   const int64_t K = sgm_sampler_steps(r->sampler);
   const double *t = sgm_sampler_times(r->sampler);
@@ -507,29 +539,7 @@ static int loop(struct run *r) {
     }
     struct plan p = {0};
     double local = 0.0, total = 0.0;
-    for (int64_t c = 0; c < r->chunks && !err; c++) {
-      /* Chunks past the end of this rank's slice are empty. */
-      const int64_t c0 = c * r->chunk < r->count ? c * r->chunk : r->count;
-      const int64_t n = r->count - c0 < r->chunk ? r->count - c0 : r->chunk;
-      p = plan_step(r, k, c0);
-      sgm_drift_out_t *out = &p.out;
-      double *yc = r->y + c0 * r->d;
-      local += sgm_drift_flops(r->drift, n, out);
-      t0 = MPI_Wtime();
-      err = sgm_drift_eval(r->drift, t[k], n, yc, out);
-      t_drift += MPI_Wtime() - t0;
-      err = sgm_error_agree(r->grid->world, err);
-      if (err)
-        break;
-      if (p.error)
-        score_error(r, n, out, r->err + c0);
-      if (k == K && r->cfg->sampler.denoise)
-        sgm_sampler_denoise(r->sampler, n, yc, out->drift, yc);
-      else if (k < K)
-        err = sgm_sampler_step(r->sampler, k, r->first + c0, n, yc, out);
-      err = sgm_error_agree(r->grid->world, err);
-    }
-    if (err)
+    if ((err = step_chunks(r, k, t[k], &p, &local, &t_drift)) != 0)
       break;
     MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, r->grid->world);
     flops += total;
