@@ -10,9 +10,9 @@
 # INPUT --task $SLURM_ARRAY_TASK_ID`; a plain job runs each input whole
 # (every task of a sweep in turn).
 #
-# Signals: the batch shell passes USR1, TERM and INT on to the launcher,
-# which passes them to the ranks; sgmrun then checkpoints at its next step
-# and exits 75.  After USR1 alone (SLURM's --signal=B:USR1@N ahead of the
+# Signals: the batch shell passes USR1 and TERM on to the launcher (INT as
+# TERM: srun answers a lone INT with its status), which passes them to the
+# ranks; sgmrun then checkpoints at its next step and exits 75.  After USR1 alone (SLURM's --signal=B:USR1@N ahead of the
 # time limit, or `scancel -b -s USR1`; `scancel -s USR1` reaches the ranks
 # directly) the job requeues itself, and a requeued job (SLURM_RESTART_COUNT
 # > 0) resumes from the checkpoint.  After TERM or INT (scancel, preemption,
@@ -82,7 +82,9 @@ sgm__on_signal() {
   [[ $1 == USR1 ]] || sgm__stopped=$1
   if [[ -n $sgm__pid ]]; then
     sgm_job_log "SIG$1: passing it on to the ranks"
-    kill "-$1" "$sgm__pid" 2>/dev/null || true
+    # srun takes a single SIGINT as a request for its status, not a stop:
+    # the ranks get TERM for it (sgmrun stops the same way on either).
+    kill "-$([[ $1 == INT ]] && echo TERM || echo "$1")" "$sgm__pid" 2>/dev/null || true
   else
     sgm_job_log "SIG$1 between steps: no further run starts"
   fi
@@ -159,7 +161,7 @@ sgm_job_run() {
     rc=$?
     if ((rc == 75)); then
       sgm__requeue "$experiment" "$input"
-    elif ((rc > 128)) && [[ $sgm__signal == USR1 && -z $sgm__stopped ]]; then
+    elif ((rc == 128 + $(kill -l USR1))) && [[ $sgm__signal == USR1 && -z $sgm__stopped ]]; then
       # The signal reached the ranks before sgmrun could catch it (while the
       # processes started): nothing is lost beyond the last checkpoint.
       sgm_job_log "the step ended by a signal (exit $rc) after SIGUSR1; its results and checkpoint are as of the last checkpoint"

@@ -131,6 +131,7 @@ static int check_finite(const sgm_drift_t *dr, double t, int64_t p,
               {"denoiser", out->denoised, pd, (size_t)dr->d},
               {"model mean", out->model_mean, pd, (size_t)dr->d},
               {"perturbation", out->perturbation, pd, (size_t)dr->d},
+              {"perturbation norm", out->perturbation_norm, n, 1},
               {"log density", out->log_density, n, 1},
               {"model log density", out->model_log_density, n, 1}};
   for (size_t o = 0; o < sizeof outs / sizeof *outs; o++) {
@@ -176,18 +177,21 @@ int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
     /* One particle at a time through a d-vector: no p x d buffer. */
     const int d = dr->d;
     for (int64_t i = 0; i < p; i++) {
-      double acc = 0.0;
+      /* |e| = big sqrt(sum (e_k / big)^2): finite for any finite e. */
+      double big = 0.0, acc = 0.0;
       if (dr->perturb) {
         memset(dr->scratch, 0, sizeof *dr->scratch * (size_t)d);
         dr->perturb->add(dr->perturb_impl, sqrt(sigma2), 1, x + i * d,
                          dr->scratch);
         for (int k = 0; k < d; k++) {
-          acc += dr->scratch[k] * dr->scratch[k];
+          big = fmax(big, fabs(dr->scratch[k]));
           if (out->drift)
             out->drift[i * d + k] += dr->scratch[k];
         }
+        for (int k = 0; k < d && big > 0 && isfinite(big); k++)
+          acc += (dr->scratch[k] / big) * (dr->scratch[k] / big);
       }
-      out->perturbation_norm[i] = sqrt(acc);
+      out->perturbation_norm[i] = big > 0 ? big * sqrt(acc) : 0.0;
     }
   } else if (dr->perturb && out->drift) {
     dr->perturb->add(dr->perturb_impl, sqrt(sigma2), p, x, out->drift);

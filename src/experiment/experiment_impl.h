@@ -62,6 +62,10 @@ int sgm__layout_reopen(struct run *r, int64_t saved);
  * particles y and the density.  Collective. */
 int sgm__layout_record_state(struct run *r, double t);
 
+/** Takes the last state part out again (its step's evaluation failed).
+ * Collective. */
+int sgm__layout_unrecord_state(struct run *r);
+
 /** Appends the rest of the save step (the diagnostics of its drift
  * evaluations) and flushes the file.  Collective. */
 int sgm__layout_record_diagnostics(struct run *r,

@@ -199,6 +199,15 @@ int sgm__layout_record_state(struct run *r, double t) {
   return 0;
 }
 
+int sgm__layout_unrecord_state(struct run *r) {
+  struct layout *L = &r->series;
+  sgm_series_t *state[] = {L->time, L->particles, L->density};
+  for (size_t i = 0; i < sizeof state / sizeof *state; i++)
+    if (state[i])
+      SGM_CALL(sgm_series_truncate(state[i], sgm_series_length(state[i]) - 1));
+  return sgm_output_flush(r->out);
+}
+
 int sgm__layout_record_diagnostics(struct run *r,
                                    const sgm_diag_summary_t *sum) {
   struct layout *L = &r->series;

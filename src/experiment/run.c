@@ -79,9 +79,10 @@ static void chunk_buffers(const struct run *r, bool *drift, bool *mean,
 }
 
 /* Particles per chunk, and chunks per step: the largest chunk whose buffers
- * and kernel work space fit WORK_BYTES (at least MIN_CHUNK), the same on
- * every rank (so that every rank makes the same collective calls), from the
- * largest row slice. */
+ * and kernel work space fit WORK_BYTES (at least MIN_CHUNK), from the
+ * largest row slice, agreed over the world (the work space depends on a
+ * rank's shard and threads) so that every rank makes the same collective
+ * calls.  Collective. */
 static void plan_chunks(struct run *r) {
   bool drift, mean, pert, emp;
   chunk_buffers(r, &drift, &mean, &pert, &emp);
@@ -96,6 +97,7 @@ static void plan_chunks(struct run *r) {
   const char *forced = getenv("SGM_CHUNK_PARTICLES");
   if (forced && atoll(forced) > 0)
     c = atoll(forced) < most ? atoll(forced) : (most > 0 ? most : 1);
+  MPI_Allreduce(MPI_IN_PLACE, &c, 1, MPI_INT64_T, MPI_MIN, r->grid->world);
   /* Equal chunks: a small last one would run the kernel on thin blocks. */
   r->chunks = most > 0 ? (most + c - 1) / c : 1;
   r->chunk = most > 0 ? (most + r->chunks - 1) / r->chunks : 1;
@@ -539,8 +541,14 @@ static int loop(struct run *r) {
     }
     struct plan p = {0};
     double local = 0.0, total = 0.0;
-    if ((err = step_chunks(r, k, t[k], &p, &local, &t_drift)) != 0)
+    if ((err = step_chunks(r, k, t[k], &p, &local, &t_drift)) != 0) {
+      /* The step's state went in before its evaluation failed: take it
+       * out, so that every series of the failed file ends at the same
+       * save step. */
+      if (save && sgm__layout_unrecord_state(r) != 0)
+        r->out_failed = true;
       break;
+    }
     MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, r->grid->world);
     flops += total;
     t0 = MPI_Wtime();

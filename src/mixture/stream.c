@@ -487,13 +487,17 @@ void sgm__mixture_stream(sgm_mixture_t *mix, const struct head_params *hp,
   openblas_set_num_threads(1);
 #pragma omp parallel num_threads(threads)
   {
-    int t = omp_get_thread_num();
-    struct worker *w = &mix->work[t];
-    double *rec = t == 0 ? mix->rec : w->rec;
-    for (int64_t i0 = 0; i0 < p; i0 += mix->pb)
-      stream_block(mix, w, hp, m, x + i0 * d,
-                   p - i0 < mix->pb ? p - i0 : mix->pb, rec + i0 * rl,
-                   want_nearest);
+    /* OpenMP may grant fewer threads than asked (OMP_THREAD_LIMIT,
+     * OMP_DYNAMIC): every worker's part is still streamed. */
+    const int granted = omp_get_num_threads();
+    for (int u = omp_get_thread_num(); u < threads; u += granted) {
+      struct worker *w = &mix->work[u];
+      double *rec = u == 0 ? mix->rec : w->rec;
+      for (int64_t i0 = 0; i0 < p; i0 += mix->pb)
+        stream_block(mix, w, hp, m, x + i0 * d,
+                     p - i0 < mix->pb ? p - i0 : mix->pb, rec + i0 * rl,
+                     want_nearest);
+    }
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < p; i++)

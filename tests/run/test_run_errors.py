@@ -60,6 +60,22 @@ check(hashlib.sha256(open(out, "rb").read()).hexdigest() == before, "existing ou
 status, _, stderr = run(["run", cfg, "--output", out, "--overwrite", "--quiet", "--set", "run.seed=3"], 2)
 check(status == 0 and hashlib.sha256(open(out, "rb").read()).hexdigest() != before, "--overwrite replaces")
 
+# A drift that fails at a save step (non-finite at an impossible point):
+# the failed file's series all end at the same save step (the state part of
+# the step is taken back out).
+import h5py  # noqa: E402
+bad = os.path.join(work, "failed.h5")
+status, _, stderr = run(["run", cfg, "--output", bad, "--overwrite", "--set", "sampler.prior=point",
+                         "--set", "sampler.prior_value=1e308", "--set", "output.trajectories=yes",
+                         "--set", "diagnostics.density_bins=4"], 2, timeout=60)
+check(status == 1 and ("infinite" in stderr or "NaN" in stderr), f"failing drift: exit {status}: {stderr}")
+with h5py.File(bad, "r") as f:
+    lengths = {name: f[name].shape[0] for name in ["time", "particles", "diagnostics/density",
+                                                     "diagnostics/nearest_distance",
+                                                     "diagnostics/novikov_integral"] if name in f}
+    check(f.attrs["status"].decode() == "failed", f"status {f.attrs['status']}")
+check(len(lengths) == 5 and len(set(lengths.values())) == 1, f"series lengths of the failed file: {lengths}")
+
 # Euler-Maruyama on a uniform grid coarser than T / (2 t_min): a warning
 # before the run, which still completes.
 status, _, stderr = run(["run", cfg, "--output", out, "--overwrite", "--set", "drift.model=empirical"], 2)
