@@ -14,11 +14,6 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Weights below e^-600 relative to the largest are dropped: they are far
- * below double precision, and keeping them would feed subnormal products to
- * DGEMM (several times slower on this hardware). */
-#define SGM_EXP_CUTOFF (-600.0)
-
 static inline double sgm_vexp(double x) {
   const double log2e = 1.4426950408889634074;
   /* ln 2 split so that n * LN2_HI is exact for |n| < 2^11. */
@@ -51,16 +46,6 @@ static inline double sgm_vexp(double x) {
   pbits += kbits << 52;
   memcpy(&p, &pbits, sizeof p);
   return p;
-}
-
-/** w[j] <- exp(w[j] - shift), or 0 where w[j] - shift < SGM_EXP_CUTOFF. */
-static inline void sgm_vexp_shifted(double *restrict w, int64_t n,
-                                    double shift) {
-  for (int64_t j = 0; j < n; j++) {
-    double z = w[j] - shift;
-    double e = sgm_vexp(z < SGM_EXP_CUTOFF ? SGM_EXP_CUTOFF : z);
-    w[j] = z < SGM_EXP_CUTOFF ? 0.0 : e;
-  }
 }
 
 /* log(x) for normal x > 0: x = 2^e f with f in [sqrt(1/2), sqrt(2)), and

@@ -131,10 +131,11 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads) {
 }
 
 /* Threads for this evaluation: as requested (else as many as BLAS would
- * use), each with MIN_THREAD_CENTRES centres at least. */
+ * use); the GEMM stream gives each MIN_THREAD_CENTRES centres at least, the
+ * d <= 3 kernel spreads particles. */
 static int eval_threads(const sgm_mixture_t *mix) {
   int t = mix->threads > 0 ? mix->threads : openblas_get_num_threads();
-  int64_t most = mix->n_local / MIN_THREAD_CENTRES;
+  int64_t most = mix->lowdim ? t : mix->n_local / MIN_THREAD_CENTRES;
   if (t > most)
     t = (int)most;
   return t < 1 ? 1 : t;
@@ -278,7 +279,7 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
   if (p <= 0)
     return 0;
   /* Allocation failures must be agreed on before the collective below. */
-  int threads = eval_threads(mix);
+  const int threads = eval_threads(mix);
   int err = mix->lowdim ? ensure_records(mix, p, &mix->rec, &mix->rec_cap)
                         : ensure_workspace(mix, p, threads);
   if ((err = sgm_error_agree(mix->comm, err)) != 0)
@@ -289,13 +290,11 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
     head_setup(mix, h, m, sigma2, &hp[h]);
   const int want_nearest = nearest != NULL;
   if (mix->lowdim) {
-    /* Threads take particles here: as many as BLAS would use. */
     double a[SGM_MIXTURE_MAX_HEADS];
     for (int h = 0; h < H; h++)
       a[h] = hp[h].a;
-    threads = mix->threads > 0 ? mix->threads : openblas_get_num_threads();
     sgm__lowdim_stream(mix->lowdim, &mix->layout, a, m, p, x, mix->rec,
-                       want_nearest, threads < 1 ? 1 : threads);
+                       want_nearest, threads);
   } else {
     sgm__mixture_stream(mix, hp, m, p, x, threads, want_nearest);
   }
