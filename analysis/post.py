@@ -10,16 +10,32 @@ Writes into DIR (made if missing):
                 and the diagnostics there (memorised fraction, mean nearest
                 distance, Novikov log E[exp I] and mean, mean score error);
                 empty cells where a run did not compute a diagnostic
+  figures/      the experiment's figure (analysis/figures) when NAME is one
+                of the papers' experiments and its files can make it, else
+                every figure that applies (none: a note, not an error)
+  report.html   the results report of DIR (analysis/report)
 Exits 1, naming them, if a file is missing, unreadable or not `complete`
-(the table and summary still cover the readable ones).
+(the table, summary and figures still cover the readable ones).
 """
 import argparse
-import csv
+import importlib.machinery
+import importlib.util
 import os
 import sys
 
 from run_summary import summarise
-from sgm_results import FINAL_COLUMNS, final_row
+from sgm_results import EXPERIMENTS, Run, final_row, write_table
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def script(name):
+    """One of the extension-less scripts beside this one, as a module."""
+    loader = importlib.machinery.SourceFileLoader(name, os.path.join(HERE, name))
+    spec = importlib.util.spec_from_loader(name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 def main():
@@ -30,13 +46,14 @@ def main():
     args = parser.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
-    rows, problems = [], []
+    rows, runs, problems = [], [], []
     with open(os.path.join(args.out, "summary.txt"), "w") as summary:
         print(f"Experiment {args.experiment}: {len(args.files)} file(s)", file=summary)
         for path in args.files:
             try:
                 row = final_row(path)
                 summarise(path, summary)
+                runs.append(Run(path))
             except (OSError, KeyError) as e:
                 problems.append(f"{path}: cannot read ({e})")
                 continue
@@ -44,18 +61,16 @@ def main():
             if row["status"] != "complete":
                 problems.append(f"{path}: status {row['status']}, not complete")
 
-    swept_keys = []
-    for row in rows:
-        swept_keys += [k for k in row if "." in k and k not in swept_keys]
-    columns = ["file", "task"] + swept_keys + ["status", "t_final"] + [c for _, c in FINAL_COLUMNS]
     table = os.path.join(args.out, "table.csv")
-    with open(table, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(columns)
-        for row in rows:
-            w.writerow(["" if row.get(c) is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
-                        for c in columns])
+    write_table(rows, table)
     print(f"post.py: {args.experiment}: {len(rows)} run(s) -> {table}, {os.path.join(args.out, 'summary.txt')}")
+    if runs:
+        experiment = args.experiment if args.experiment in EXPERIMENTS else None
+        figures = script("figures")
+        written = figures.draw_all(runs, os.path.join(args.out, "figures"), experiment,
+                                   log=lambda line: print(f"post.py: {line}"))
+        report = script("report")
+        print(f"post.py: report -> {report.write_report(args.out, runs, title=args.experiment, figures=written)}")
     for p in problems:
         print(f"post.py: error: {p}", file=sys.stderr)
     return 1 if problems else 0

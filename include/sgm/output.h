@@ -97,6 +97,8 @@ int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
 int sgm_output_attr_string(hid_t obj, const char *name, const char *value);
 int sgm_output_attr_int64(hid_t obj, const char *name, int64_t value);
 int sgm_output_attr_double(hid_t obj, const char *name, double value);
+int sgm_output_attr_int64_array(hid_t obj, const char *name, int64_t count,
+                                const int64_t *values);
 
 /**
  * Writes the root provenance: config (resolved text), version, git_commit,
@@ -254,5 +256,62 @@ void sgm_checkpoint_remove(MPI_Comm comm, const char *results_path);
  * (a damaged file). */
 int sgm_output_read_attr(MPI_Comm comm, const char *path, const char *name,
                          char *value, size_t len);
+
+/* ---- Inspection: reading back an sgmrun file (sgmrun info) ---------------
+ * Serial and read-only (call it on one rank), with HDF5's file locking off
+ * where the library has H5Pset_file_locking (1.10.7 on), so that a file a
+ * running job is writing, or its ".partial", can be looked at. */
+
+/** One dataset of an inspected file. */
+typedef struct sgm_output_dataset {
+  char *name; /* the full path, e.g. "/diagnostics/novikov_mean" */
+  int ndims;  /* 0 for a scalar */
+  int64_t dims[H5S_MAX_RANK];
+  char type[16]; /* "float64", "float32", "int64", "uint8", "string", ... */
+  char *units;   /* its "units" attribute; "" when it has none */
+} sgm_output_dataset_t;
+
+/** A file open for inspection: its root attributes as text and its
+ * datasets, both in name order. */
+typedef struct sgm_output_info {
+  hid_t file;
+  char *path;
+  int nattrs;
+  char **attr_names;
+  char **attr_values; /* strings as stored; numbers printed (%lld, %.10g) */
+  int ndatasets;
+  sgm_output_dataset_t *datasets;
+} sgm_output_info_t;
+
+/**
+ * Opens path (any name, a ".partial" included) and lists its root
+ * attributes and every dataset.  Not collective.
+ * @return 0; SGM_ERR_IO when the file cannot be read, SGM_ERR_INPUT when it
+ *         is not an HDF5 file or not an sgmrun one (no "command" or
+ *         "version" root attribute), SGM_ERR_HDF5 when HDF5 fails; every
+ *         message names the file.
+ */
+int sgm_output_info_create(const char *path, sgm_output_info_t **info);
+
+/** A root attribute as text, or NULL when the file has none of that name. */
+const char *sgm_output_info_attr(const sgm_output_info_t *info,
+                                 const char *name);
+
+/** The dataset of that name (with or without the leading '/'), or NULL. */
+const sgm_output_dataset_t *
+sgm_output_info_dataset(const sgm_output_info_t *info, const char *name);
+
+/**
+ * Reads elements [first, first + count) of a 1-D numeric dataset as
+ * doubles (NaN and Inf pass through).  Not collective.
+ * @return 0, SGM_ERR_INPUT when there is no such 1-D numeric dataset or the
+ *         range lies outside it, SGM_ERR_HDF5 when it cannot be read.
+ */
+int sgm_output_info_read(const sgm_output_info_t *info, const char *name,
+                         int64_t first, int64_t count, double *values);
+
+/** Closes the file and frees everything; sets the handle to NULL (NULL
+ * allowed). */
+void sgm_output_info_destroy(sgm_output_info_t **info);
 
 #endif /* SGM_OUTPUT_H */

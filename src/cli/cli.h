@@ -29,6 +29,7 @@ extern const struct cli_command cli_score_command;
 extern const struct cli_command cli_bench_command;
 extern const struct cli_command cli_run_command;
 extern const struct cli_command cli_sweep_command;
+extern const struct cli_command cli_info_command;
 
 /** Options every command shares, gathered while parsing. */
 struct cli_args {

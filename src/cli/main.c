@@ -20,12 +20,12 @@
 void openblas_set_num_threads(int threads);
 
 static const struct cli_command *const commands[] = {
-    &cli_run_command, &cli_sweep_command, &cli_config_command,
-    &cli_score_command, &cli_bench_command};
+    &cli_run_command,   &cli_sweep_command, &cli_config_command,
+    &cli_score_command, &cli_info_command,  &cli_bench_command};
 #define NCOMMANDS ((int)(sizeof commands / sizeof *commands))
 
 /* Commands of INTERFACE.md that later versions provide. */
-static const char *const planned[] = {"jacobian", "info"};
+static const char *const planned[] = {"jacobian"};
 
 static void print_usage(FILE *to) {
   fprintf(to, "usage: sgmrun <command> [options]   (under mpirun -n K or srun)"

@@ -136,6 +136,49 @@ static int run_attributes(struct run *r, hid_t f) {
                                 sgm_sampler_stiffness(r->sampler, NULL));
 }
 
+/* /training: which source examples the training set holds (what
+ * nearest_index counts), their labels, and how they were scaled, so that
+ * analysis can show the nearest training examples from the source itself.
+ * Each shard is written by the ranks of grid row 0. */
+static int training_datasets(struct run *r) {
+  const sgm_dataset_t *data = r->data;
+  const int64_t n = r->grid->my_row == 0 ? data->n_local : 0;
+  int err = 0;
+  int64_t *labels = NULL;
+  SGM_CALL(sgm_output_write_rows(
+      r->out, "training/source_index", H5T_NATIVE_INT64, data->n, 0,
+      data->offset, n, data->source_index,
+      "index in the data source of each training example as loaded (row i "
+      "is nearest_index i)",
+      "index"));
+  if (data->labels) {
+    SGM_CALL(SGM_MALLOC(labels, (size_t)n + 1));
+    for (int64_t i = 0; i < n; i++)
+      labels[i] = data->labels[i];
+    err = sgm_output_write_rows(
+        r->out, "training/label", H5T_NATIVE_INT64, data->n, 0, data->offset, n,
+        labels, "class label of each training example", "class");
+    free(labels);
+    SGM_CALL(err);
+  }
+  hid_t g = H5Gopen2(sgm_output_file(r->out), "training", H5P_DEFAULT);
+  SGM_CHECK(g >= 0, SGM_ERR_HDF5, "cannot reopen /training");
+  err =
+      sgm_output_attr_int64_array(g, "example_shape", data->naxes, data->shape);
+  if (!err)
+    err = sgm_output_attr_double(g, "input_lo", data->scale_lo);
+  if (!err)
+    err = sgm_output_attr_double(g, "input_hi", data->scale_hi);
+  if (!err)
+    err = sgm_output_attr_string(
+        g, "description",
+        "the training set as loaded; example_shape: axes of one example; "
+        "[input_lo, input_hi]: the source range that [data] scale mapped to "
+        "[-1, 1] or [0, 1] (NaN: not scaled)");
+  H5Gclose(g);
+  return err;
+}
+
 int sgm__layout_create(struct run *r) {
   int err = 0;
   const sgm_config_t *cfg = r->cfg;
@@ -144,6 +187,7 @@ int sgm__layout_create(struct run *r) {
   SGM_CALL(sgm_output_provenance(r->out, cfg, r->grid, "run"));
   SGM_CALL(task_attributes(r, f));
   SGM_CALL(run_attributes(r, f));
+  SGM_CALL(training_datasets(r));
 
   SGM_CALL(SGM_MALLOC(index, (size_t)r->count + 1));
   for (int64_t i = 0; i < r->count; i++)

@@ -235,45 +235,6 @@ int sgm_checkpoint_write(MPI_Comm comm, const char *results_path,
   return sgm_error_agree(comm, err);
 }
 
-static int read_string(hid_t f, const char *name, char **value) {
-  *value = NULL;
-  hid_t attr = H5Aopen(f, name, H5P_DEFAULT);
-  hid_t type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
-  int err = 0;
-  if (type < 0 || H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type))
-    err = SGM_H5_ERROR("attribute '%s' is missing or not a string", name);
-  size_t n = err ? 0 : H5Tget_size(type);
-  if (!err)
-    err = SGM_MALLOC(*value, n + 1);
-  if (!err) {
-    hid_t mem = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mem, n + 1);
-    if (H5Aread(attr, mem, *value) < 0)
-      err = SGM_H5_ERROR("reading attribute '%s'", name);
-    H5Tclose(mem);
-    (*value)[n] = '\0';
-  }
-  if (type >= 0)
-    H5Tclose(type);
-  if (attr >= 0)
-    H5Aclose(attr);
-  if (err) {
-    free(*value);
-    *value = NULL;
-  }
-  return err;
-}
-
-static int read_number(hid_t f, const char *name, hid_t type, void *value) {
-  hid_t attr = H5Aopen(f, name, H5P_DEFAULT);
-  int err = attr < 0 || H5Aread(attr, type, value) < 0
-                ? SGM_H5_ERROR("attribute '%s' is missing", name)
-                : 0;
-  if (attr >= 0)
-    H5Aclose(attr);
-  return err;
-}
-
 static int dataset_matches(hid_t f, const char *name, int64_t rows,
                            int64_t cols) {
   hid_t dset = H5Dopen2(f, name, H5P_DEFAULT);
@@ -302,24 +263,25 @@ static int read_header(const char *path, sgm_checkpoint_info_t *info) {
   if (f < 0)
     err = SGM_H5_ERROR("cannot open checkpoint '%s'", path);
   if (!err)
-    err = read_string(f, "format", &format);
+    err = sgm__h5_read_string(f, "format", &format);
   if (!err && strcmp(format, CKPT_FORMAT) != 0)
     err = sgm_error_set(SGM_ERR_INPUT, __FILE__, __LINE__, __func__,
                         "'%s' is not an sgmrun checkpoint (format '%s')", path,
                         format);
   int64_t d = 0;
   if (!err)
-    err = read_string(f, "config", &info->config);
+    err = sgm__h5_read_string(f, "config", &info->config);
   if (!err)
-    err = read_number(f, "step", H5T_NATIVE_INT64, &info->step);
+    err = sgm__h5_read_number(f, "step", H5T_NATIVE_INT64, &info->step);
   if (!err)
-    err = read_number(f, "saved", H5T_NATIVE_INT64, &info->saved);
+    err = sgm__h5_read_number(f, "saved", H5T_NATIVE_INT64, &info->saved);
   if (!err)
-    err = read_number(f, "particles", H5T_NATIVE_INT64, &info->particles);
+    err =
+        sgm__h5_read_number(f, "particles", H5T_NATIVE_INT64, &info->particles);
   if (!err)
-    err = read_number(f, "dimension", H5T_NATIVE_INT64, &d);
+    err = sgm__h5_read_number(f, "dimension", H5T_NATIVE_INT64, &d);
   if (!err)
-    err = read_number(f, "t", H5T_NATIVE_DOUBLE, &info->t);
+    err = sgm__h5_read_number(f, "t", H5T_NATIVE_DOUBLE, &info->t);
   info->d = (int)d;
   info->has_novikov = !err && H5Lexists(f, "novikov", H5P_DEFAULT) > 0;
   if (!err && (info->step < 0 || info->saved < 0 || info->particles < 1 ||
@@ -451,7 +413,8 @@ int sgm_output_read_attr(MPI_Comm comm, const char *path, const char *name,
     hid_t f =
         exists ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : H5I_INVALID_HID;
     char *text = NULL;
-    if (f >= 0 && H5Aexists(f, name) > 0 && read_string(f, name, &text) == 0) {
+    if (f >= 0 && H5Aexists(f, name) > 0 &&
+        sgm__h5_read_string(f, name, &text) == 0) {
       snprintf(value, len, "%s", text);
       found = 1;
     } else if (exists && f < 0) {

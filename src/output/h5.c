@@ -256,10 +256,13 @@ done:
   return err;
 }
 
-static int write_attr(hid_t obj, const char *name, hid_t type,
+/* A scalar attribute (count < 0) or a 1-D one of count values. */
+static int write_attr(hid_t obj, const char *name, hid_t type, int64_t count,
                       const void *value) {
   int err = 0;
-  hid_t space = H5Screate(H5S_SCALAR);
+  hsize_t n = count > 0 ? (hsize_t)count : 1;
+  hid_t space =
+      count < 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
   if (H5Aexists(obj, name) > 0)
     H5Adelete(obj, name);
   hid_t attr = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -275,15 +278,20 @@ int sgm_output_attr_string(hid_t obj, const char *name, const char *value) {
   hid_t type = H5Tcopy(H5T_C_S1);
   H5Tset_size(type, strlen(value) + 1);
   H5Tset_strpad(type, H5T_STR_NULLTERM);
-  int err = write_attr(obj, name, type, value);
+  int err = write_attr(obj, name, type, -1, value);
   H5Tclose(type);
   return err;
 }
 
 int sgm_output_attr_int64(hid_t obj, const char *name, int64_t value) {
-  return write_attr(obj, name, H5T_NATIVE_INT64, &value);
+  return write_attr(obj, name, H5T_NATIVE_INT64, -1, &value);
+}
+
+int sgm_output_attr_int64_array(hid_t obj, const char *name, int64_t count,
+                                const int64_t *values) {
+  return write_attr(obj, name, H5T_NATIVE_INT64, count, values);
 }
 
 int sgm_output_attr_double(hid_t obj, const char *name, double value) {
-  return write_attr(obj, name, H5T_NATIVE_DOUBLE, &value);
+  return write_attr(obj, name, H5T_NATIVE_DOUBLE, -1, &value);
 }

@@ -25,6 +25,16 @@ int sgm__h5_error_fmt(const char *file, int line, const char *func,
                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/** Reads the fixed-length string attribute `name` of obj into a new
+ * NUL-terminated *value (free it); SGM_ERR_HDF5 when it is missing or not
+ * such a string.  Defined in inspect.c. */
+int sgm__h5_read_string(hid_t obj, const char *name, char **value);
+
+/** Reads the attribute `name` of obj, converted to the memory type `type`
+ * (e.g. H5T_NATIVE_INT64), into value; SGM_ERR_HDF5 when it is missing.
+ * The attribute must hold one element. */
+int sgm__h5_read_number(hid_t obj, const char *name, hid_t type, void *value);
+
 /** The I/O mode HDF5 actually used for the last append of a series (an
  * H5D_mpio_actual_io_mode_t), and in *cause (if not NULL) the global reasons
  * it was not collective.  For tests. */

@@ -53,8 +53,8 @@ def cifar(labels, pixel=0):
 
 def config_seeds():
     seeds = {}
-    for name in ("demo.ini", "F1.ini", "S.ini"):
-        with open(os.path.join(ROOT, "inputs", name), "rb") as f:
+    for name, path in (("demo.ini", "demo/F3a.ini"), ("F1.ini", "F1.ini"), ("S.ini", "S.ini")):
+        with open(os.path.join(ROOT, "inputs", path), "rb") as f:
             seeds[name] = f.read()
     # Every key of reference.ini, without its comments.
     with open(os.path.join(ROOT, "inputs", "reference.ini")) as f:

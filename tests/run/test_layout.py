@@ -85,6 +85,7 @@ with h5py.File(path, "r") as f:
         "diagnostics/novikov_integral": (saved, P), "diagnostics/memorized_fraction": (saved,),
         "diagnostics/novikov_log_mean_exp": (saved,), "diagnostics/novikov_mean": (saved,),
         "diagnostics/density": (saved, 16, 16), "diagnostics/density_edges": (17,),
+        "training/source_index": (100,),
     }
     for name, shape in shapes.items():
         if not check(name in f, f"/{name} exists"):
@@ -94,6 +95,9 @@ with h5py.File(path, "r") as f:
         check("description" in d.attrs and "units" in d.attrs, f"/{name} description and units")
     check(f["particles"].dtype == np.float32, "storage = float32 applies to /particles")
     check(f["diagnostics/nearest_index"].dtype == np.int64, "nearest_index is int64")
+    check(np.array_equal(f["training/source_index"][...], np.arange(100)),
+          "a synthetic training set is its source, in order")
+    check(list(f["training"].attrs["example_shape"]) == [2], "/training example_shape")
     t = f["time"][...]
     check(t[0] == 1.0 and abs(t[-1] - 1e-3) < 1e-15 and np.all(np.diff(t) < 0), f"time from T to t_min: {t}")
     for name in ("particles", "diagnostics/nearest_distance", "diagnostics/memorized_fraction"):
