@@ -24,7 +24,7 @@ import os
 import sys
 
 from run_summary import summarise
-from sgm_results import EXPERIMENTS, Run, final_row, write_table
+from sgm_results import EXPERIMENTS, Run, command_of, error_text, final_row, guarded, write_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -51,11 +51,16 @@ def main():
         print(f"Experiment {args.experiment}: {len(args.files)} file(s)", file=summary)
         for path in args.files:
             try:
+                command = command_of(path)
+                if command != "run":
+                    problems.append(f"{path}: not an sgmrun run file (command {command or 'none'})")
+                    continue
                 row = final_row(path)
                 summarise(path, summary)
                 runs.append(Run(path))
-            except (OSError, KeyError) as e:
-                problems.append(f"{path}: cannot read ({e})")
+            except (OSError, KeyError, ValueError) as e:
+                message = error_text(e)
+                problems.append(message if message.startswith(path) else f"{path}: cannot read: {message}")
                 continue
             rows.append(row)
             if row["status"] != "complete":
@@ -68,7 +73,8 @@ def main():
         experiment = args.experiment if args.experiment in EXPERIMENTS else None
         figures = script("figures")
         written = figures.draw_all(runs, os.path.join(args.out, "figures"), experiment,
-                                   log=lambda line: print(f"post.py: {line}"))
+                                   log=lambda line: print(f"post.py: {line}"),
+                                   warn=lambda m: print(f"post.py: warning: {m}", file=sys.stderr))
         report = script("report")
         print(f"post.py: report -> {report.write_report(args.out, runs, title=args.experiment, figures=written)}")
     for p in problems:
@@ -77,4 +83,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded("post.py", main))

@@ -24,7 +24,9 @@ def summarise(path, out=sys.stdout):
         say(f"  data  {text(a['data'])}")
         t = f["time"][...]
         d = f.get("diagnostics")
-        if d is None:
+        if not len(t):
+            say("  no step saved")
+        if d is None or not len(t):
             return
         rows = sorted(set(np.linspace(0, len(t) - 1, 6).round().astype(int)))
         cols = [("memorized_fraction", "memorised"), ("mean_nearest_distance", "nearest dist"),

@@ -6,10 +6,13 @@ The training examples themselves are read from the data source that the
 file's resolved configuration names (training_images).
 """
 import csv
+import functools
 import glob
 import gzip
+import math
 import os
 import re
+import sys
 
 import h5py
 import numpy as np
@@ -41,20 +44,75 @@ def swept(attrs):
     return {k: text(attrs[k]) for k in keys if k in attrs}
 
 
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def error_text(e):
+    """An exception as one line: "PATH: reason" for an OSError with a file."""
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return f"{e.filename}: {e.strerror}"
+    if isinstance(e, KeyError) and e.args:
+        return str(e.args[0])
+    return str(e) or type(e).__name__
+
+
+def guarded(program, main):
+    """Runs main() and returns its exit status; an error it raises is one
+    line on stderr, "PROGRAM: error: ...", and status 1 (SGM_DEBUG=1 in the
+    environment: the traceback instead, as for sgmrun)."""
+    try:
+        return main()
+    except Exception as e:  # noqa: BLE001  (one message, never a traceback)
+        if os.environ.get("SGM_DEBUG"):
+            raise
+        print(f"{program}: error: {error_text(e)}", file=sys.stderr)
+        return 1
+
+
 def run_files(inputs):
-    """The sgmrun output files among `inputs` (files, or directories searched
-    recursively for *.h5), sorted; files being created (*.partial) and
-    checkpoints are left out.  Raises FileNotFoundError for a missing input."""
-    files = []
+    """The HDF5 candidates among `inputs` (files, or directories searched
+    recursively for regular files named *.h5), sorted, as (path, named):
+    named is True for a file given by name.  sgmrun's files being written
+    (*.h5.partial) and its checkpoints (*.h5.ckpt, *.h5.ckpt.prev) do not
+    end in .h5.  Raises FileNotFoundError for a missing input."""
+    files = {}
     for item in inputs:
         if os.path.isdir(item):
-            found = glob.glob(os.path.join(item, "**", "*.h5"), recursive=True)
-            files += [f for f in found if ".checkpoint" not in os.path.basename(f)]
+            for path in glob.glob(os.path.join(item, "**", "*.h5"), recursive=True):
+                if os.path.isfile(path):
+                    files.setdefault(os.path.normpath(path), False)
         elif os.path.exists(item):
-            files.append(item)
+            files[os.path.normpath(item)] = True
         else:
             raise FileNotFoundError(f"{item}: no such file or directory")
-    return sorted(set(files))
+    return sorted(files.items())
+
+
+def open_h5(path):
+    """h5py.File(path, "r"), failing with one short OSError that names the
+    file (h5py's own message is long and does not say which file)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        if not os.path.exists(path):
+            reason = "no such file"
+        elif os.path.isdir(path):
+            reason = "a directory"
+        elif os.path.getsize(path) == 0:
+            reason = "an empty file"
+        elif "signature" in str(e):
+            reason = "not an HDF5 file"
+        else:
+            reason = str(e).splitlines()[0][:200]
+        raise OSError(f"{path}: cannot read: {reason}") from None
+
+
+def command_of(path):
+    """The sgmrun command that wrote the file ("run", "score", ...; "" for
+    an HDF5 file that sgmrun did not write)."""
+    with open_h5(path) as f:
+        return text(f.attrs.get("command", ""))
 
 
 # The paper's experiments (DESIGN.md section 3), as run names carry them.
@@ -71,13 +129,22 @@ def experiment_of(name):
     return name[: m.end(1)], m.group(1)
 
 
+# How the `drift` attribute shows the keys it depends on (src/drift/drift.c:
+# "smoothed (h = 0.3) + constant (c = -1, ones)"): the pattern of each key's
+# part, removed when a legend's series varies that key.
+_DRIFT_PARTS = {"drift.bandwidth": r" \(h = [^)]*\)",
+                "perturb.magnitude": r"c = [^,)]*(, )?",
+                "perturb.direction": r"(, )?\b(ones|random)\b",
+                "perturb.rank": r"(, )?rank \d+"}
+
+
 class Run:
     """One `sgmrun run` output file, read at once (the per-step series are
     small: saved steps x particles)."""
 
     def __init__(self, path):
         self.path = path
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             a = f.attrs
             self.attrs = {k: (text(v) if isinstance(v, (bytes, str)) else v) for k, v in a.items()}
             self.config = self.attrs.get("config", "")
@@ -87,6 +154,11 @@ class Run:
             self.time = f["time"][...] if "time" in f else np.array([])
             self.diag = {k: f["diagnostics"][k][...] for k in f.get("diagnostics", {})}
             self.final = {k: f["final"][k][...] for k in f.get("final", {})}
+            # An interrupted run has no /final: its last saved particles, if
+            # it kept the paths, are the samples that nearest_index[-1] is about.
+            self.last_particles = None
+            if "particles" in f and self.saved:
+                self.last_particles = f["particles"][self.saved - 1].astype(float)
             self.training = {}
             if "training" in f:
                 g = f["training"]
@@ -117,37 +189,125 @@ class Run:
         v = self.diag.get(name)
         return None if v is None else v[: self.saved]
 
+    def in_drift(self, key):
+        """Whether the `drift` attribute shows the value of config key."""
+        kind, model = self.value("perturb", "kind"), self.value("drift", "model")
+        if key == "drift.model":
+            return True
+        if key == "drift.bandwidth":
+            return model == "smoothed"
+        if not key.startswith("perturb.") or kind in (None, "none"):
+            return False
+        shown = {"perturb.kind", "perturb.magnitude",
+                 "perturb.rank" if kind == "rotation" else "perturb.direction"}
+        return key in shown
+
+    def _extra(self, skip=()):
+        return [f"{k} = {v}" for k, v in self.swept.items() if k not in skip and not self.in_drift(k)]
+
     def label(self):
-        """A legend entry: the drift, with the swept values that are not in it."""
-        extra = [f"{k} = {v}" for k, v in self.swept.items()
-                 if k.split(".")[-1] not in self.drift and v not in self.drift]
+        """A legend entry: the drift, with the swept values it does not show."""
+        extra = self._extra()
         return self.drift + (f" [{', '.join(extra)}]" if extra else "")
 
-    def is_image(self):
+    def series_label(self, key):
+        """A legend entry for a series over the swept `key`: the drift without
+        key's value ("empirical + constant (ones)" over perturb.magnitude),
+        with the other swept values it does not show."""
+        drift = self.drift
+        if key in _DRIFT_PARTS and self.in_drift(key):
+            drift = re.sub(_DRIFT_PARTS[key], "", drift, count=1).replace(" ()", "")
+        extra = self._extra(skip=(key,))
+        return drift + (f" [{', '.join(extra)}]" if extra else "")
+
+    def samples(self):
+        """(samples to show, what they are, particles nearest_index[-1] is
+        about): the denoised samples when the run made them, else the final
+        particles, else (interrupted, with trajectories) the last saved ones;
+        (None, None, None) when the file holds none."""
+        if "particles" in self.final:
+            if "denoised" in self.final:
+                return self.final["denoised"], "denoised sample", self.final["particles"]
+            return self.final["particles"], "sample", self.final["particles"]
+        if self.last_particles is not None:
+            return self.last_particles, f"sample at t = {self.time[-1]:.3g}", self.last_particles
+        return None, None, None
+
+    def image_shape(self):
+        """How to show one example as an image: (H, W) grey or (H, W, C)
+        colour, from /training example_shape -- 2 axes; 3 with the channels
+        (1 or 3) first (CIFAR-10) or last; one axis of a square size (784 =
+        28 x 28) of a data file -- or None for examples that are not images."""
         shape = self.training.get("example_shape")
-        return shape is not None and len(shape) in (2, 3) and min(shape[-2:]) >= 4
+        if shape is None:
+            return None
+        shape = tuple(int(s) for s in shape)
+        if len(shape) == 1 and self.value("data", "source") in ("npy", "hdf5", "idx"):
+            side = math.isqrt(shape[0])
+            shape = (side, side) if side * side == shape[0] else ()
+        elif len(shape) == 3 and shape[0] in (1, 3):
+            shape = shape[1:] + shape[:1]
+        if len(shape) == 3 and shape[2] == 1:
+            shape = shape[:2]
+        if len(shape) in (2, 3) and min(shape[:2]) >= 4 and (len(shape) == 2 or shape[2] == 3):
+            return shape
+        return None
+
+    def is_image(self):
+        return self.image_shape() is not None
+
+    def as_image(self, x):
+        """One example (any shape holding example_shape's values, in the
+        source's order) as image_shape()."""
+        shape = tuple(int(s) for s in self.training["example_shape"])
+        x = np.asarray(x).reshape(shape)
+        if len(shape) == 3 and shape[0] in (1, 3):  # channels first
+            x = np.moveaxis(x, 0, -1)
+        return x.reshape(self.image_shape())
+
+    def scaling(self):
+        """(scale, lo, hi) of [data] scale, or None when the data were not scaled."""
+        lo, hi = (float(self.training.get("input_lo", np.nan)),
+                  float(self.training.get("input_hi", np.nan)))
+        scale = self.value("data", "scale")
+        if np.isnan(lo) or np.isnan(hi) or scale not in ("unit", "minus1_1"):
+            return None
+        return scale, lo, hi
 
     def to_source_units(self, y):
         """Samples in the source's units (undoing [data] scale), for display
         beside the training images."""
-        lo, hi = (float(self.training.get("input_lo", np.nan)),
-                  float(self.training.get("input_hi", np.nan)))
-        scale = self.value("data", "scale")
-        if np.isnan(lo) or scale == "none":
+        scaling = self.scaling()
+        if scaling is None:
             return y
+        scale, lo, hi = scaling
         unit = (y + 1) / 2 if scale == "minus1_1" else y
         return lo + unit * (hi - lo)
 
+    def to_data_units(self, x):
+        """Source values as the run saw them (applying [data] scale)."""
+        scaling = self.scaling()
+        if scaling is None:
+            return x
+        scale, lo, hi = scaling
+        unit = (x - lo) / (hi - lo)
+        return 2 * unit - 1 if scale == "minus1_1" else unit
 
-def load_runs(inputs):
-    """Run objects for the sgmrun run files among inputs (score and jacobian
-    files are skipped), in file order."""
+
+def load_runs(inputs, warn=warn):
+    """Run objects for the sgmrun run files among inputs, in file order.
+    Score and jacobian files and HDF5 files of other programs are skipped; so
+    are files in a directory that cannot be read (e.g. not HDF5), with a
+    warning; a file given by name that cannot be read is an error (OSError)."""
     runs = []
-    for path in run_files(inputs):
-        with h5py.File(path, "r") as f:
-            if text(f.attrs.get("command", "")) != "run":
-                continue
-        runs.append(Run(path))
+    for path, named in run_files(inputs):
+        try:
+            if command_of(path) == "run":
+                runs.append(Run(path))
+        except (OSError, KeyError) as e:
+            if named:
+                raise
+            warn(f"skipped {e}")
     return runs
 
 
@@ -165,7 +325,7 @@ def final_row(path):
     """One run's identity and its diagnostics at the last saved step: a dict
     with file, status, task, the swept values, t_final and FINAL_COLUMNS
     (None where the run did not compute a diagnostic)."""
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         a = f.attrs
         row = {"file": path, "status": text(a.get("status", "unknown")),
                "task": int(a["task"]) if "task" in a else None}
@@ -186,7 +346,7 @@ def write_table(rows, path):
     for row in rows:
         swept_keys += [k for k in row if "." in k and k not in swept_keys]
     columns = ["file", "task"] + swept_keys + ["status", "t_final"] + [c for _, c in FINAL_COLUMNS]
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(columns)
         for row in rows:
@@ -201,42 +361,76 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                    "horse", "ship", "truck")
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist/"
+
+# IDX element types (the third magic byte), big-endian as stored.
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _open_maybe_gz(path):
-    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+def _source_file(path):
+    """A data file the run named, checked to exist."""
+    if os.path.exists(path):
+        return path
+    raise FileNotFoundError(f"{path}: no such file")
 
 
-def _idx_rows(path, rows):
-    """Rows of an IDX file (unsigned-byte images), as uint8 arrays."""
-    with _open_maybe_gz(path) as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] or raw[1] or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    ndim = raw[3]
-    dims = np.frombuffer(raw, ">u4", ndim, 4).astype(int)
-    data = np.frombuffer(raw, np.uint8, int(np.prod(dims)), 4 + 4 * ndim).reshape(dims)
-    return data[np.asarray(rows, dtype=int)]
+def data_path(run):
+    """The run's [data] path; a relative one is taken relative to the
+    directory sgmrun ran in (root attribute cwd; files without it: the
+    current directory)."""
+    path = run.value("data", "path") or ""
+    cwd = run.attrs.get("cwd")
+    if cwd and path:
+        parts = [p.strip() for p in path.split(",")]
+        path = ",".join(p if os.path.isabs(p) or not p else os.path.join(cwd, p) for p in parts)
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _idx_array(path):
+    """An IDX file (plain or gzip, as sgmrun reads both whatever the name) as
+    an array of its dims; a plain file is memory-mapped."""
+    with open(_source_file(path), "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    with opener(path, "rb") as f:
+        head = f.read(4)
+        if len(head) < 4 or head[0] or head[1] or head[2] not in _IDX_TYPES:
+            raise ValueError(f"{path}: not an IDX file")
+        dims = tuple(int(v) for v in np.frombuffer(f.read(4 * head[3]), ">u4"))
+        dtype = np.dtype(_IDX_TYPES[head[2]])
+        if gz:
+            return np.frombuffer(f.read(), dtype, math.prod(dims)).reshape(dims)
+    return np.memmap(path, dtype, "r", 4 + 4 * len(dims), dims)
 
 
 def _fashion_file(directory, split):
-    for name in (f"{split}-images-idx3-ubyte.gz", f"{split}-images-idx3-ubyte"):
+    prefix = "t10k" if split == "test" else "train"  # as src/data/idx.c names them
+    for name in (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"):
         path = os.path.join(directory, name)
         if os.path.exists(path):
             return path
-    raise FileNotFoundError(f"fashion-mnist: no {split}-images-idx3-ubyte[.gz] in {directory}")
+    raise FileNotFoundError(f"fashion-mnist: no {prefix}-images-idx3-ubyte[.gz] in {directory}")
 
 
-def _cifar_rows(run, rows):
-    path, split = run.value("data", "path"), run.value("data", "split") or "train"
+def _cifar_files(run):
+    path, split = data_path(run), run.value("data", "split") or "train"
     if os.path.isdir(path):
         names = (["test_batch.bin"] if split == "test"
                  else [f"data_batch_{b}.bin" for b in range(1, 6)])
-        files = [os.path.join(path, n) for n in names]
-    else:
-        files = [p.strip() for p in path.split(",") if p.strip()]
-    records = np.concatenate([np.fromfile(p, np.uint8).reshape(-1, 3073) for p in files])
-    return records[np.asarray(rows, dtype=int), 1:].reshape(-1, 3, 32, 32)
+        return [_source_file(os.path.join(path, n)) for n in names]
+    return [_source_file(p.strip()) for p in path.split(",") if p.strip()]
+
+
+def _cifar_rows(run, rows):
+    """CIFAR-10 records `rows`, numbered across the batch files in order."""
+    records = [np.memmap(p, np.uint8, "r").reshape(-1, 3073) for p in _cifar_files(run)]
+    first = np.cumsum([0] + [len(r) for r in records])
+    out = np.empty((len(rows), 3072), np.uint8)
+    for i, row in enumerate(rows):
+        k = int(np.searchsorted(first, row, side="right")) - 1
+        out[i] = records[k][row - first[k], 1:]
+    return out
 
 
 def training_images(run, rows):
@@ -245,27 +439,33 @@ def training_images(run, rows):
     /training example_shape; read from the data source of the run's
     configuration."""
     index = run.training["source_index"][np.asarray(rows, dtype=int)]
-    source, path = run.value("data", "source"), run.value("data", "path")
+    source, path = run.value("data", "source"), data_path(run)
     shape = tuple(int(s) for s in run.training["example_shape"])
     if source == "fashion-mnist":
-        x = _idx_rows(_fashion_file(path, run.value("data", "split") or "train"), index)
+        x = _idx_array(_fashion_file(path or FASHION_MNIST_DIR, run.value("data", "split")))[index]
     elif source == "idx":
-        x = _idx_rows(path, index)
+        x = _idx_array(path)[index]
     elif source == "cifar10":
         x = _cifar_rows(run, index)
     elif source == "npy":
-        x = np.load(path, mmap_mode="r")[index]
+        x = np.load(_source_file(path), mmap_mode="r")[index]
     elif source == "hdf5":
-        with h5py.File(path, "r") as f:
-            ds = f[run.value("data", "dataset") or "/data"]
+        with open_h5(_source_file(path)) as f:
+            name = run.value("data", "dataset") or "/data"
+            if name not in f:
+                raise KeyError(f"{path}: no dataset {name}")
             unique, inverse = np.unique(index, return_inverse=True)  # h5py wants increasing
-            x = ds[unique][inverse]
+            x = f[name][unique][inverse]
     else:
         raise ValueError(f"{run.path}: source {source} has no stored examples to read")
-    return np.asarray(x, dtype=float).reshape((len(index),) + shape)
+    x = np.asarray(x, dtype=float)
+    if x.size != len(index) * math.prod(shape):
+        raise ValueError(f"{path}: examples of {x.size // max(len(index), 1)} values, "
+                         f"but the run loaded examples of shape {shape} (has the source changed?)")
+    return x.reshape((len(index),) + shape)
 
 
 def class_name(run, label):
     names = {"fashion-mnist": FASHION_MNIST_CLASSES, "cifar10": CIFAR10_CLASSES}.get(
         run.value("data", "source"))
-    return names[label] if names and 0 <= label < len(names) else str(label)
+    return names[label] if names and 0 <= label < len(names) else f"class {label}"

@@ -14,6 +14,10 @@ machine may be shared and noisy:
             whole sampler's GFLOP/s (its closing line) against the DGEMM
             rate of the kernel table, and its peak memory beyond shard and
             particles;
+  float32   the float32 kernel ([run] precision = float32) beside the
+            float64 one in the same sgmrun bench runs (its speed-up, and the
+            share of particles its guard redid in float64), and the whole
+            sampler in both precisions on the first shape;
   scaling   the kernel on 1 rank x 1 thread against R ranks;
   peer      scripts/numpy_peer.py (the same computation in numpy) against
             sgmrun bench, for d = 784 and the low-dimensional case N = P =
@@ -49,17 +53,20 @@ def mpirun(ranks, threads, args):
 
 
 def bench_table(ranks, threads, extra=()):
-    """{(N, d): (kernel GFLOP/s, DGEMM GFLOP/s, seconds per eval)}"""
+    """{(N, d): (kernel GFLOP/s, DGEMM GFLOP/s, seconds per eval, float32
+    GFLOP/s, float32 speed-up, float32 share redone in float64 %)}; the
+    float32 fields are None with --float32 no."""
     out = mpirun(ranks, threads, ["bench", "--repeat", "5"] + list(extra))
     rows = {}
     for line in out.splitlines():
         f = line.split()
-        if len(f) == 6 and f[0].isdigit():
-            rows[(int(f[0]), int(f[1]))] = (float(f[2]), float(f[3]), float(f[5]))
+        if len(f) in (6, 9) and f[0].isdigit():
+            f32 = (float(f[6]), float(f[7]), float(f[8].rstrip("%"))) if len(f) == 9 else (None,) * 3
+            rows[(int(f[0]), int(f[1]))] = (float(f[2]), float(f[3]), float(f[5])) + f32
     return rows
 
 
-def sampler(n, d, work):
+def sampler(n, d, work, precision="float64"):
     if d == 784:
         data = f"source = fashion-mnist\nn = {n}\n"
     else:
@@ -68,7 +75,8 @@ def sampler(n, d, work):
     with open(cfg, "w") as f:
         f.write(f"[run]\nname = bench\n[data]\n{data}[sampler]\nmethod = em\ngrid = log_sigma\n"
                 f"steps = 20\nparticles = 512\n[output]\nevery = 10\n")
-    out = mpirun(CORES, 1, ["run", cfg, "--output", os.path.join(work, "s.h5"), "--overwrite"])
+    out = mpirun(CORES, 1, ["run", cfg, "--output", os.path.join(work, "s.h5"), "--overwrite",
+                            "--set", f"run.precision={precision}"])
     rate = float(re.search(r"done: .*?([0-9.]+) GFLOP/s", out).group(1))
     mem = re.search(r"the rest ([0-9.]+) MiB", out)
     return rate, float(mem.group(1)) if mem else float("nan")
@@ -108,7 +116,7 @@ def main():
     for n, d in shapes:
         cells = []
         for key in [(CORES, 1), (1, CORES)]:
-            k, g, _ = tables[key][(n, d)]
+            k, g = tables[key][(n, d)][:2]
             cells.append(f"{k:.1f} / {g:.1f} ({k / g:.2f})")
         say(f"| {n} x {d} | {cells[0]} | {cells[1]} |")
     say()
@@ -121,8 +129,24 @@ def main():
             g = tables[(CORES, 1)][(n, d)][1]
             say(f"| {n} x {d} | {rate:.1f} | {g:.1f} | {rate / g:.2f} | {mem:.1f} MiB |")
     say()
+    say(f"## float32 kernel ([run] precision = float32; sgmrun bench, {CORES} ranks x 1 thread)")
+    say("| N x d | float64 kernel GFLOP/s | float32 kernel GFLOP/s | speed-up (median) | redone in float64 |")
+    say("|---|---|---|---|---|")
+    for n, d in shapes:
+        k, _, _, k32, up, redo = tables[(CORES, 1)][(n, d)]
+        say(f"| {n} x {d} | {k:.1f} | {k32:.1f} | {up:.2f} | {redo:.1f} % |")
+    say()
+    say(f"## Whole sampler in float32 ({CORES} ranks, as above)")
+    say("| N x d | float64 run GFLOP/s | float32 run GFLOP/s | speed-up |")
+    say("|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as work:
+        for n, d in shapes[:1]:
+            r64, _ = sampler(n, d, work)
+            r32, _ = sampler(n, d, work, "float32")
+            say(f"| {n} x {d} | {r64:.1f} | {r32:.1f} | {r32 / r64:.2f} |")
+    say()
     say("## Strong scaling of the kernel (N x d = 10000 x 784, P = 512)")
-    one = bench_table(1, 1, ["--shapes", "10000x784"])[(10000, 784)]
+    one = bench_table(1, 1, ["--shapes", "10000x784", "--float32", "no"])[(10000, 784)]
     many = tables[(CORES, 1)][(10000, 784)]
     thr = tables[(1, CORES)][(10000, 784)]
     say(f"| layout | kernel GFLOP/s | s / eval | speed-up |")
@@ -137,7 +161,8 @@ def main():
         say("|---|---|---|---|")
         _, ps = peer("10000x784", 512, 512)
         say(f"| 10000 x 784, P = 512 | {ps:.3f} | {many[2]:.4f} | {ps / many[2]:.1f} |")
-        low = bench_table(CORES, 1, ["--shapes", "100000x2", "--particles", "8192"])[(100000, 2)]
+        low = bench_table(CORES, 1, ["--shapes", "100000x2", "--particles", "8192",
+                                     "--float32", "no"])[(100000, 2)]
         _, ps = peer("100000x2", 100000, 2048)
         mine = low[2] * 100000 / 8192
         say(f"| 100000 x 2, P = 100000 (timed on 2048 / 8192 paths) | {ps:.1f} | {mine:.2f} | {ps / mine:.1f} |")

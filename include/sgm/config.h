@@ -92,6 +92,7 @@ struct sgm_config {
     char *output;
     uint64_t seed;
     enum sgm_precision precision;
+    double float32_guard;
     int64_t checkpoint_every;
     double checkpoint_seconds;
   } run;

@@ -69,6 +69,12 @@ double sgm_drift_flops(const sgm_drift_t *drift, int64_t p,
  * kernel's blocks and records), for sizing the caller's chunks. */
 double sgm_drift_work_bytes(const sgm_drift_t *drift, int64_t p);
 
+/** Whether the drift evaluates in float32 ([run] precision = float32, where
+ * the kernel has a float32 stream), and if so its particle evaluations so
+ * far and how many of them the accuracy guard redid in float64. */
+int sgm_drift_float32_stats(const sgm_drift_t *drift, int64_t *evals,
+                            int64_t *redone);
+
 /** A one-line description, e.g. "empirical + constant (c = 0.5, ones)". */
 const char *sgm_drift_describe(const sgm_drift_t *drift);
 

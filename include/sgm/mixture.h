@@ -106,4 +106,24 @@ void sgm_mixture_set_blocking(sgm_mixture_t *mix, int particle_block,
  */
 void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads);
 
+/**
+ * Switches the GEMM stream to float32 (on != 0) or back to float64.  The
+ * float32 stream does both products with SGEMM on the shard centred at its
+ * mean (a float32 copy, n_local x d floats, made on the first call) and
+ * everything else in float64: the CAND largest weights of each particle
+ * are left out of the SGEMM and computed from exact distances, the two
+ * nearest centres are exact, and a particle whose float32 part could move
+ * its score by more than `guard` (relative; a first-order worst-case
+ * bound) is evaluated again in float64.  Only mixtures of equal variances and
+ * weights with d > 3 have a float32 stream; others stay float64
+ * (sgm_mixture_is_float32 says). Not collective.
+ */
+int sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard);
+int sgm_mixture_is_float32(const sgm_mixture_t *mix);
+
+/** Particle evaluations of the float32 stream so far, and how many of them
+ * the guard sent back to float64. */
+void sgm_mixture_float32_stats(const sgm_mixture_t *mix, int64_t *evals,
+                               int64_t *redone);
+
 #endif /* SGM_MIXTURE_H */

@@ -30,7 +30,7 @@ struct bench_options {
   int64_t particles, repeat, rows, seed;
   int nshapes;
   int64_t n[MAX_SHAPES], d[MAX_SHAPES];
-  int nearest, heads, particle_block, centre_block;
+  int nearest, heads, particle_block, centre_block, float32;
 };
 
 static int parse_shapes(const char *text, struct bench_options *o) {
@@ -63,10 +63,10 @@ static int bench_option(const char *name, const char *value, void *ctx) {
     SGM_CALL(parse_shapes(value, o));
     return 1;
   }
-  if (strcmp(name, "nearest") == 0) {
+  if (strcmp(name, "nearest") == 0 || strcmp(name, "float32") == 0) {
     SGM_CHECK(value && (!strcmp(value, "yes") || !strcmp(value, "no")),
-              SGM_ERR_USAGE, "bench: --nearest takes yes or no");
-    o->nearest = strcmp(value, "yes") == 0;
+              SGM_ERR_USAGE, "bench: --%s takes yes or no", name);
+    *(name[0] == 'n' ? &o->nearest : &o->float32) = strcmp(value, "yes") == 0;
     return 1;
   }
   int64_t *slot = strcmp(name, "particles") == 0 ? &o->particles
@@ -89,14 +89,22 @@ static int bench_option(const char *name, const char *value, void *ctx) {
   return 1;
 }
 
-struct timing {
-  double kernel, dgemm; /* slowest rank's seconds, best repeat */
-  double ratio;         /* median over repeats of DGEMM time / kernel time */
-};
-
 static int compare_doubles(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+struct timing {
+  double kernel, dgemm; /* slowest rank's seconds, best repeat */
+  double ratio;         /* median over repeats of DGEMM time / kernel time */
+  double f32;           /* the float32 kernel's seconds, best repeat */
+  double speedup;       /* median over repeats of kernel / float32 time */
+  double redone;        /* share of float32 evaluations redone in float64 */
+};
+
+static double median(double *v, int64_t n) {
+  qsort(v, (size_t)n, sizeof *v, compare_doubles);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Times one shape: returns the best-of-repeat timings. */
@@ -108,7 +116,8 @@ static int bench_shape(const sgm_grid_t *grid, const struct bench_options *o,
   sgm_grid_block(o->particles, grid->rows, grid->my_row, &p_first, &p_count);
   double *y = NULL, *x = NULL, *s = NULL, *g = NULL, *lp = NULL, *dist = NULL;
   int64_t *idx = NULL;
-  sgm_mixture_t *mix = NULL;
+  sgm_mixture_t *mix = NULL, *mix32 = NULL;
+  double *ratios = NULL, *speedups = NULL;
   err = SGM_MALLOC_ALIGNED(y, (size_t)(c_count * d) + 1);
   if (!err)
     err = SGM_MALLOC_ALIGNED(x, (size_t)(p_count * d) + 1);
@@ -144,19 +153,26 @@ static int bench_shape(const sgm_grid_t *grid, const struct bench_options *o,
                              .centres = y,
                              .comm = grid->row};
   err = sgm_mixture_create(&desc, o->heads, hv, &mix);
+  if (!err && o->float32)
+    err = sgm_mixture_create(&desc, o->heads, hv, &mix32);
+  if (!err && o->float32)
+    err = sgm_mixture_set_float32(mix32, 1, 0.1);
   SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
   sgm_mixture_set_blocking(mix, o->particle_block, o->centre_block);
+  if (mix32)
+    sgm_mixture_set_blocking(mix32, o->particle_block, o->centre_block);
   sgm_mixture_out_t out[SGM_MIXTURE_MAX_HEADS];
   for (int h = 0; h < o->heads; h++)
     out[h] = (sgm_mixture_out_t){.score = s + h * p_count * d,
                                  .log_density = lp + h * p_count};
   sgm_nearest_t near = {.index = idx, .distance = dist};
 
-  best->kernel = best->dgemm = INFINITY;
-  /* Each repeat times the kernel and DGEMM back to back: the median of
+  best->kernel = best->dgemm = best->f32 = INFINITY;
+  /* Each repeat times the kernels and DGEMM back to back: the median of
    * their ratios is steadier on a shared machine than a ratio of bests. */
-  double *ratios = NULL;
   err = SGM_MALLOC(ratios, (size_t)o->repeat);
+  if (!err)
+    err = SGM_MALLOC(speedups, (size_t)o->repeat);
   SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
   for (int64_t rep = 0; rep < o->repeat; rep++) {
     MPI_Barrier(grid->world);
@@ -171,20 +187,35 @@ static int bench_shape(const sgm_grid_t *grid, const struct bench_options *o,
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p_count,
                   (int)c_count, (int)d, 1.0, x, (int)d, y, (int)d, 0.0, g,
                   (int)c_count);
-    double tg = cli_now() - t0;
-    double local[2] = {tk, tg}, slowest[2];
-    MPI_Allreduce(local, slowest, 2, MPI_DOUBLE, MPI_MAX, grid->world);
+    double tg = cli_now() - t0, t32 = 0.0;
+    if (mix32) {
+      MPI_Barrier(grid->world);
+      t0 = cli_now();
+      err = sgm_mixture_eval(mix32, 0.9, 0.19, p_count, x, out,
+                             o->nearest ? &near : NULL);
+      t32 = cli_now() - t0;
+      SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
+    }
+    double local[3] = {tk, tg, t32}, slowest[3];
+    MPI_Allreduce(local, slowest, 3, MPI_DOUBLE, MPI_MAX, grid->world);
     best->kernel = fmin(best->kernel, slowest[0]);
     best->dgemm = fmin(best->dgemm, slowest[1]);
+    best->f32 = fmin(best->f32, slowest[2]);
     ratios[rep] = slowest[1] / slowest[0];
+    speedups[rep] = slowest[0] / slowest[2];
   }
-  qsort(ratios, (size_t)o->repeat, sizeof *ratios, compare_doubles);
-  best->ratio = o->repeat % 2
-                    ? ratios[o->repeat / 2]
-                    : 0.5 * (ratios[o->repeat / 2 - 1] + ratios[o->repeat / 2]);
+  best->ratio = median(ratios, o->repeat);
+  best->speedup = mix32 ? median(speedups, o->repeat) : 0.0;
+  if (mix32) {
+    int64_t evals, redone;
+    sgm_mixture_float32_stats(mix32, &evals, &redone);
+    best->redone = evals > 0 ? (double)redone / (double)evals : 0.0;
+  }
 done:
   free(ratios);
+  free(speedups);
   sgm_mixture_destroy(&mix);
+  sgm_mixture_destroy(&mix32);
   free(y);
   free(x);
   free(s);
@@ -202,6 +233,7 @@ static int run_bench(int argc, char **argv) {
                             .rows = 1,
                             .seed = 1,
                             .nearest = 1,
+                            .float32 = 1,
                             .heads = 1};
   parse_shapes("10000x784,50000x784,10000x3072", &o);
   int err = cli_parse(argc, argv, &cli_bench_command, &args, bench_option, &o);
@@ -226,21 +258,29 @@ static int run_bench(int argc, char **argv) {
            sgm_grid_describe(grid, grid_text, sizeof grid_text),
            openblas_get_num_threads(), o.heads, o.nearest ? "on" : "off",
            (long long)o.repeat);
-    printf("%8s %6s %16s %15s %7s %14s\n", "N", "d", "kernel GFLOP/s",
+    printf("%8s %6s %16s %15s %7s %14s", "N", "d", "kernel GFLOP/s",
            "DGEMM GFLOP/s", "ratio", "kernel s/eval");
+    if (o.float32)
+      printf(" %13s %13s %8s", "f32 GFLOP/s", "f32 speedup", "f32 redo");
+    printf("\n");
     fflush(stdout);
   }
   for (int i = 0; i < o.nshapes && !err; i++) {
-    struct timing t = {INFINITY, INFINITY, 0.0};
+    struct timing t = {INFINITY, INFINITY, 0.0, INFINITY, 0.0, 0.0};
     err = bench_shape(grid, &o, o.n[i], o.d[i], &t);
     if (err || grid->rank != 0)
       continue;
     double pnd = (double)o.particles * (double)o.n[i] * (double)o.d[i];
     double kernel = (2.0 + 2.0 * o.heads) * pnd / t.kernel / 1e9;
     double dgemm = 2.0 * pnd / t.dgemm / 1e9;
-    printf("%8lld %6lld %16.1f %15.1f %7.2f %14.4f\n", (long long)o.n[i],
+    printf("%8lld %6lld %16.1f %15.1f %7.2f %14.4f", (long long)o.n[i],
            (long long)o.d[i], kernel, dgemm, (1.0 + o.heads) * t.ratio,
            t.kernel);
+    if (o.float32)
+      printf(" %13.1f %13.2f %7.1f%%",
+             (2.0 + 2.0 * o.heads) * pnd / t.f32 / 1e9, t.speedup,
+             100.0 * t.redone);
+    printf("\n");
     fflush(stdout);
   }
   sgm_grid_destroy(&grid);
@@ -262,6 +302,13 @@ const struct cli_command cli_bench_command = {
     "  --heads H            mixture heads evaluated together, 1..4 (default "
     "1)\n"
     "  --nearest yes|no     track nearest training examples (default yes)\n"
+    "  --float32 yes|no     also time the float32 kernel ([run] precision = "
+    "float32): its\n"
+    "                       GFLOP/s (float64-equivalent flops), its speedup "
+    "over the float64\n"
+    "                       kernel (median of the repeats) and the share of "
+    "particles its\n"
+    "                       guard redid in float64 (default yes)\n"
     "  --particle-block B, --centre-block B   kernel blocking (default "
     "512, 1024)\n"
     "  --seed S             data seed (default 1)\n"

@@ -97,6 +97,7 @@ const struct sgm__cfg_key sgm__cfg_keys[] = {
   {"run", "output", T(STRING), NULL, derive_output, .offset = F(run.output), .doc = "output HDF5 file; default results/<name>.h5"},
   {"run", "seed", T(U64), "0", .offset = F(run.seed), .doc = "master random seed"},
   {"run", "precision", T(CHOICE), "float64", .choices = precision_names, .offset = F(run.precision), .doc = "arithmetic precision of the particles"},
+  {"run", "float32_guard", T(REAL), "0.1", .bound = GT, .min = 0, .offset = F(run.float32_guard), .doc = "precision = float32: a particle whose score the float32 arithmetic could have moved by more than this (relative, a worst-case bound) is evaluated again in float64"},
   {"run", "checkpoint_every", T(I64), "0", .bound = GE, .min = 0, .offset = F(run.checkpoint_every), .doc = "checkpoint every this many steps (0 = off)"},
   {"run", "checkpoint_seconds", T(REAL), "0", .bound = GE, .min = 0, .offset = F(run.checkpoint_seconds), .doc = "checkpoint every this many seconds (0 = off)"},
   {"grid", "rows", T(AUTO_INT), "auto", .bound = GE, .min = 1, .offset = F(grid.rows), .doc = "rows of the process grid (auto = near square)"},

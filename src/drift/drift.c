@@ -68,9 +68,6 @@ int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
             "[drift] model = %s is not available in this version of sgmrun "
             "(available: empirical, smoothed, gmm)",
             model_name);
-  SGM_CHECK(cfg->run.precision == SGM_PRECISION_FLOAT64, SGM_ERR_UNSUPPORTED,
-            "[run] precision = float32: the float32 score kernel is not "
-            "available in this version of sgmrun; use float64");
   sgm_drift_t *dr = NULL;
   SGM_CALL(SGM_CALLOC(dr, 1));
   dr->model = model;
@@ -206,6 +203,23 @@ double sgm_drift_flops(const sgm_drift_t *dr, int64_t p,
 
 double sgm_drift_work_bytes(const sgm_drift_t *dr, int64_t p) {
   return dr->model->work_bytes(dr->model_impl, p);
+}
+
+int sgm_drift_float32_stats(const sgm_drift_t *dr, int64_t *evals,
+                            int64_t *redone) {
+  const sgm_mixture_t *mix[4];
+  int n = dr->model->mixtures(dr->model_impl, mix, 4), any = 0;
+  *evals = *redone = 0;
+  for (int i = 0; i < n; i++) {
+    if (!mix[i] || !sgm_mixture_is_float32(mix[i]))
+      continue;
+    int64_t e, r;
+    sgm_mixture_float32_stats(mix[i], &e, &r);
+    *evals += e;
+    *redone += r;
+    any = 1;
+  }
+  return any;
 }
 
 const char *sgm_drift_describe(const sgm_drift_t *dr) {

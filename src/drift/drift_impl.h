@@ -22,6 +22,8 @@ struct sgm__model_ops {
    * and the smallest component variance. */
   int (*shared_variance)(const void *impl, double *v);
   double (*min_variance)(const void *impl);
+  /* The model's mixtures (at most max) into out; returns how many. */
+  int (*mixtures)(const void *impl, const sgm_mixture_t **out, int max);
 };
 
 /** A perturbation e(x, t), added to a drift in place. */
@@ -44,8 +46,10 @@ extern const struct sgm__perturb_ops sgm__perturb_rotation;
  * The empirical mixture of a data shard with extra heads: head 0 is always
  * the empirical score (variance 0); heads 1.. carry head_variance[1..].
  * Shared by every model, since all of them report empirical quantities.
+ * [run] precision = float32 selects the float32 stream where it applies.
  */
-int sgm__empirical_mixture(const sgm_dataset_t *data, MPI_Comm row, int nheads,
+int sgm__empirical_mixture(const sgm_config_t *cfg, const sgm_dataset_t *data,
+                           MPI_Comm row, int nheads,
                            const double *head_variance, sgm_mixture_t **out);
 
 /** True when out asks for anything only the empirical mixture provides. */

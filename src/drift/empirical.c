@@ -12,7 +12,8 @@
 #include "drift/drift_impl.h"
 #include "sgm/error.h"
 
-int sgm__empirical_mixture(const sgm_dataset_t *data, MPI_Comm row, int nheads,
+int sgm__empirical_mixture(const sgm_config_t *cfg, const sgm_dataset_t *data,
+                           MPI_Comm row, int nheads,
                            const double *head_variance, sgm_mixture_t **out) {
   sgm_mixture_desc_t desc = {.d = data->d,
                              .n = data->n,
@@ -21,7 +22,13 @@ int sgm__empirical_mixture(const sgm_dataset_t *data, MPI_Comm row, int nheads,
                              .centres = data->y,
                              .norm2 = data->norm2,
                              .comm = row};
-  return sgm_mixture_create(&desc, nheads, head_variance, out);
+  SGM_CALL(sgm_mixture_create(&desc, nheads, head_variance, out));
+  int err =
+      sgm_mixture_set_float32(*out, cfg->run.precision == SGM_PRECISION_FLOAT32,
+                              cfg->run.float32_guard);
+  if (err)
+    sgm_mixture_destroy(out);
+  return err;
 }
 
 int sgm__wants_empirical(const sgm_drift_out_t *out) {
@@ -48,7 +55,7 @@ static int empirical_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   struct empirical *e = NULL;
   SGM_CALL(SGM_CALLOC(e, 1));
   const double zero = 0.0;
-  int err = sgm__empirical_mixture(data, row, 1, &zero, &e->mix);
+  int err = sgm__empirical_mixture(cfg, data, row, 1, &zero, &e->mix);
   if (err) {
     free(e);
     return err;
@@ -99,10 +106,19 @@ static int empirical_variance(const void *impl, double *v) {
 
 static double empirical_min_variance(const void *impl) { return 0.0; }
 
+static int empirical_mixtures(const void *impl, const sgm_mixture_t **out,
+                              int max) {
+  const struct empirical *e = impl;
+  if (max < 1)
+    return 0;
+  out[0] = e->mix;
+  return 1;
+}
+
 const struct sgm__model_ops sgm__model_empirical = {
-    "empirical",        empirical_create,      empirical_eval,
-    empirical_flops,    empirical_work_bytes,  empirical_destroy,
-    empirical_variance, empirical_min_variance};
+    "empirical",        empirical_create,       empirical_eval,
+    empirical_flops,    empirical_work_bytes,   empirical_destroy,
+    empirical_variance, empirical_min_variance, empirical_mixtures};
 
 /* ---- smoothed ----------------------------------------------------------- */
 
@@ -129,8 +145,9 @@ static int smoothed_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   SGM_CALL(SGM_CALLOC(s, 1));
   double h2 = cfg->drift.bandwidth * cfg->drift.bandwidth;
   double heads[2] = {0.0, h2};
-  SGM_CALL_GOTO(sgm__empirical_mixture(data, row, 2, heads, &s->both), fail);
-  SGM_CALL_GOTO(sgm__empirical_mixture(data, row, 1, &h2, &s->only), fail);
+  SGM_CALL_GOTO(sgm__empirical_mixture(cfg, data, row, 2, heads, &s->both),
+                fail);
+  SGM_CALL_GOTO(sgm__empirical_mixture(cfg, data, row, 1, &h2, &s->only), fail);
   s->d = data->d;
   s->h2 = h2;
   *impl = s;
@@ -179,7 +196,18 @@ static double smoothed_min_variance(const void *impl) {
   return ((const struct smoothed *)impl)->h2;
 }
 
+static int smoothed_mixtures(const void *impl, const sgm_mixture_t **out,
+                             int max) {
+  const struct smoothed *s = impl;
+  int n = 0;
+  if (n < max)
+    out[n++] = s->both;
+  if (n < max)
+    out[n++] = s->only;
+  return n;
+}
+
 const struct sgm__model_ops sgm__model_smoothed = {
-    "smoothed",        smoothed_create,      smoothed_eval,
-    smoothed_flops,    smoothed_work_bytes,  smoothed_destroy,
-    smoothed_variance, smoothed_min_variance};
+    "smoothed",        smoothed_create,       smoothed_eval,
+    smoothed_flops,    smoothed_work_bytes,   smoothed_destroy,
+    smoothed_variance, smoothed_min_variance, smoothed_mixtures};

@@ -50,7 +50,7 @@ static int gmm_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
                              .comm = MPI_COMM_SELF};
   const double zero = 0.0;
   SGM_CALL_GOTO(sgm_mixture_create(&desc, 1, &zero, &g->truth), fail);
-  SGM_CALL_GOTO(sgm__empirical_mixture(data, row, 1, &zero, &g->empirical),
+  SGM_CALL_GOTO(sgm__empirical_mixture(cfg, data, row, 1, &zero, &g->empirical),
                 fail);
   *impl = g;
   return 0;
@@ -109,6 +109,16 @@ static double gmm_min_variance(const void *impl) {
   return v;
 }
 
+static int gmm_mixtures(const void *impl, const sgm_mixture_t **out, int max) {
+  const struct gmm_model *g = impl;
+  int n = 0;
+  if (n < max)
+    out[n++] = g->empirical;
+  if (n < max)
+    out[n++] = g->truth;
+  return n;
+}
+
 const struct sgm__model_ops sgm__model_gmm = {
-    "gmm",          gmm_create,  gmm_eval,     gmm_flops,
-    gmm_work_bytes, gmm_destroy, gmm_variance, gmm_min_variance};
+    "gmm",       gmm_create,   gmm_eval,         gmm_flops,   gmm_work_bytes,
+    gmm_destroy, gmm_variance, gmm_min_variance, gmm_mixtures};

@@ -584,6 +584,18 @@ static int loop(struct run *r) {
             "and diagnostics %.3g s (%.1f%%), saving %.3g s (%.1f%%)",
             t_drift, 100 * t_drift / total, rest, 100 * rest / total, t_save,
             100 * t_save / total);
+  if (!err && r->cfg->run.precision == SGM_PRECISION_FLOAT32) {
+    int64_t evals = 0, redone = 0;
+    if (sgm_drift_float32_stats(r->drift, &evals, &redone))
+      sgm_log(SGM_LOG_INFO,
+              "float32 on rank 0: %" PRId64 " particle evaluations, %" PRId64
+              " (%.2g%%) redone in float64 by the accuracy guard",
+              evals, redone, evals ? 100.0 * (double)redone / evals : 0.0);
+    else
+      sgm_log(SGM_LOG_INFO,
+              "float32: this drift's kernel has no float32 stream (d <= 3, or "
+              "unequal variances or weights); it ran in float64");
+  }
   if (!err)
     report_memory(r);
   return err;

@@ -97,6 +97,13 @@ static void free_workspace(sgm_mixture_t *mix) {
     free(w->cand);
     free(w->near);
     free(w->rec);
+    free(w->X32);
+    free(w->G32);
+    free(w->L32);
+    free(w->U32);
+    free(w->grow);
+    free(w->yr);
+    free(w->xr);
   }
   free(mix->work);
   mix->work = NULL;
@@ -109,6 +116,12 @@ void sgm_mixture_destroy(sgm_mixture_t **handle) {
   sgm_mixture_t *mix = *handle;
   free_workspace(mix);
   free(mix->rec);
+  free(mix->rec2);
+  free(mix->x2);
+  free(mix->centre);
+  free(mix->y32);
+  free(mix->yc2);
+  free(mix->cyc);
   free(mix->ynorm2_owned);
   free(mix->var);
   free(mix->logw);
@@ -130,6 +143,52 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads) {
   mix->threads = threads > 0 ? threads : 0;
 }
 
+int sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard) {
+  mix->f32 = false;
+  mix->f32_guard = guard;
+  if (!on || mix->var || mix->logw || mix->lowdim)
+    return 0;
+  const int d = mix->d;
+  const int64_t nl = mix->n_local;
+  if (!mix->y32) {
+    SGM_CALL(SGM_CALLOC(mix->centre, (size_t)d));
+    SGM_CALL(SGM_MALLOC_ALIGNED(mix->y32, (size_t)(nl > 0 ? nl : 1) * d));
+    SGM_CALL(SGM_MALLOC(mix->yc2, (size_t)nl + 1));
+    SGM_CALL(SGM_MALLOC(mix->cyc, (size_t)nl + 1));
+    /* c: the shard's mean, so that float32 carries the centres' spread
+     * rather than their offset from the origin. */
+    for (int64_t j = 0; j < nl; j++)
+      for (int k = 0; k < d; k++)
+        mix->centre[k] += mix->y[j * d + k];
+    for (int k = 0; k < d && nl > 0; k++)
+      mix->centre[k] /= (double)nl;
+    mix->ycnorm_max = 0.0;
+    for (int64_t j = 0; j < nl; j++) {
+      double s2 = 0.0, sc = 0.0;
+      for (int k = 0; k < d; k++) {
+        double t = mix->y[j * d + k] - mix->centre[k];
+        mix->y32[j * d + k] = (float)t;
+        s2 += t * t;
+        sc += mix->centre[k] * t;
+      }
+      mix->yc2[j] = s2;
+      mix->cyc[j] = sc;
+      mix->ycnorm_max = fmax(mix->ycnorm_max, sqrt(s2));
+    }
+    mix->ynorm_max_global = -1.0;
+  }
+  mix->f32 = true;
+  return 0;
+}
+
+int sgm_mixture_is_float32(const sgm_mixture_t *mix) { return mix->f32; }
+
+void sgm_mixture_float32_stats(const sgm_mixture_t *mix, int64_t *evals,
+                               int64_t *redone) {
+  *evals = mix->f32_evals;
+  *redone = mix->f32_fallbacks;
+}
+
 /* Threads for this evaluation: as requested (else as many as BLAS would
  * use); the GEMM stream gives each MIN_THREAD_CENTRES centres at least, the
  * d <= 3 kernel spreads particles. */
@@ -146,8 +205,12 @@ double sgm_mixture_work_bytes(const sgm_mixture_t *mix, int64_t p) {
     return sizeof(double) * (double)p * mix->layout.rec_len;
   const double threads = eval_threads(mix);
   const double rows = p < mix->pb ? (double)p : mix->pb;
-  const double block =
+  double block =
       rows * mix->nb * (1 + mix->nheads) + (double)mix->nb + 2.0 * rows;
+  if (mix->f32) /* the float32 buffers (half-size) and the redos' records */
+    block += 2.0 * mix->nb + rows +
+             0.5 * (rows * mix->nb * (1 + mix->nheads) + 2.0 * rows * mix->d) +
+             (double)p * (mix->layout.rec_len + mix->d + 1) / threads;
   const double records = (double)p * mix->layout.rec_len;
   return sizeof(double) * threads * (block + records);
 }
@@ -176,14 +239,24 @@ static int ensure_workspace(sgm_mixture_t *mix, int64_t p, int threads) {
   /* Blocks of min(pb, p) particles: no more rows than an eval uses. */
   const int rows = p < mix->pb ? (int)p : mix->pb;
   if (rows > mix->ws_pb || mix->ws_pb > mix->pb || mix->ws_nb != mix->nb ||
-      mix->ws_threads != threads) {
+      mix->ws_threads != threads || mix->ws_f32 != mix->f32) {
     free_workspace(mix);
     SGM_CALL(SGM_CALLOC(mix->work, threads));
     mix->ws_threads = threads;
-    size_t blk = (size_t)rows * mix->nb;
+    size_t blk = (size_t)rows * mix->nb, dim = (size_t)mix->d;
     for (int t = 0; t < threads; t++) {
       struct worker *w = &mix->work[t];
+      /* The float64 products serve the float32 stream's float64 redos. */
       SGM_CALL(SGM_MALLOC_ALIGNED(w->G, blk));
+      if (mix->f32) {
+        SGM_CALL(SGM_MALLOC_ALIGNED(w->X32, (size_t)rows * dim));
+        SGM_CALL(SGM_MALLOC_ALIGNED(w->G32, blk));
+        SGM_CALL(SGM_MALLOC_ALIGNED(w->L32, blk * mix->nheads));
+        SGM_CALL(SGM_MALLOC_ALIGNED(w->U32, (size_t)rows * dim));
+        SGM_CALL(SGM_MALLOC_ALIGNED(w->grow, mix->nb));
+        SGM_CALL(SGM_MALLOC_ALIGNED(w->yr, mix->nb));
+        SGM_CALL(SGM_MALLOC(w->xr, rows));
+      }
       SGM_CALL(SGM_MALLOC_ALIGNED(w->L, blk * mix->nheads));
       SGM_CALL(SGM_MALLOC_ALIGNED(w->tm, mix->nb));
       SGM_CALL(SGM_MALLOC(w->xn2, rows));
@@ -192,6 +265,7 @@ static int ensure_workspace(sgm_mixture_t *mix, int64_t p, int threads) {
     }
     mix->ws_pb = rows;
     mix->ws_nb = mix->nb;
+    mix->ws_f32 = mix->f32;
   }
   for (int t = 0; t < threads; t++) {
     struct worker *w = &mix->work[t];
@@ -267,6 +341,76 @@ static void finalize(const sgm_mixture_t *mix, const struct head_params *hp,
   }
 }
 
+/* Whether the float32 part of a combined record can move the score by
+ * more than the guard (relative): relative weight errors eps = E / Z move the
+ * weighted mean D of the centres by at most eps (|D| + max |mu|), the
+ * score a (m D - x) by a m times that. */
+static bool guard_fails(const sgm_mixture_t *mix, double m, const double *x,
+                        const double *rec) {
+  const int d = mix->d;
+  for (int h = 0; h < mix->nheads; h++) {
+    const double *hr = rec + h * mix->layout.head_len;
+    const double z = hr[REC_Z], eps = hr[REC_E] / z;
+    double dn = 0.0, sn = 0.0;
+    for (int k = 0; k < d; k++) {
+      double dk = hr[REC_U + k] / z;
+      dn += dk * dk;
+      sn += (m * dk - x[k]) * (m * dk - x[k]);
+    }
+    double bound = fabs(m) * eps * (sqrt(dn) + mix->ynorm_max_global);
+    /* Z <= 0: the exact candidates weigh far less than their float32
+     * estimates did, and Z is what rounding left. */
+    if (!(z > 0) || !(bound <= mix->f32_guard * sqrt(sn)))
+      return true;
+  }
+  return false;
+}
+
+/* After the float32 stream and the combination: the particles the guard
+ * rejects (the same on every rank: the records are) are streamed again in
+ * float64 and their records replaced.  Collective. */
+static int float32_guard(sgm_mixture_t *mix, const struct head_params *hp,
+                         double m, int64_t p, const double *x, int threads,
+                         int want_nearest) {
+  const int d = mix->d, rl = mix->layout.rec_len;
+  if (mix->ynorm_max_global < 0)
+    SGM_MPI(MPI_Allreduce(&mix->ynorm_max, &mix->ynorm_max_global, 1,
+                          MPI_DOUBLE, MPI_MAX, mix->comm));
+  int64_t *which = NULL, nf = 0;
+  int err = SGM_MALLOC(which, (size_t)p);
+  if (!err)
+    for (int64_t i = 0; i < p; i++)
+      if (guard_fails(mix, m, x + i * d, mix->rec + i * rl))
+        which[nf++] = i;
+  if (!err && nf > 0)
+    err = ensure_records(mix, nf, &mix->rec2, &mix->rec2_cap);
+  if (!err && nf > 0 && nf * d > mix->x2_cap) {
+    free(mix->x2);
+    mix->x2_cap = 0;
+    err = SGM_MALLOC_ALIGNED(mix->x2, (size_t)(nf * d));
+    if (!err)
+      mix->x2_cap = nf * d;
+  }
+  if ((err = sgm_error_agree(mix->comm, err)) != 0) {
+    free(which);
+    return err;
+  }
+  mix->f32_evals += p;
+  mix->f32_fallbacks += nf;
+  if (nf > 0) {
+    for (int64_t k = 0; k < nf; k++)
+      memcpy(mix->x2 + k * d, x + which[k] * d, (size_t)d * sizeof *x);
+    sgm__mixture_stream(mix, hp, m, nf, mix->x2, threads, want_nearest, false,
+                        mix->rec2);
+    err = sgm__mixture_combine(&mix->layout, mix->comm, nf, mix->rec2);
+    for (int64_t k = 0; !err && k < nf; k++)
+      memcpy(mix->rec + which[k] * rl, mix->rec2 + k * rl,
+             (size_t)rl * sizeof *mix->rec);
+  }
+  free(which);
+  return err;
+}
+
 int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
                      const double *x, sgm_mixture_out_t *out,
                      sgm_nearest_t *nearest) {
@@ -296,9 +440,12 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
     sgm__lowdim_stream(mix->lowdim, &mix->layout, a, m, p, x, mix->rec,
                        want_nearest, threads);
   } else {
-    sgm__mixture_stream(mix, hp, m, p, x, threads, want_nearest);
+    sgm__mixture_stream(mix, hp, m, p, x, threads, want_nearest, mix->f32,
+                        mix->rec);
   }
   SGM_CALL(sgm__mixture_combine(&mix->layout, mix->comm, p, mix->rec));
+  if (mix->f32)
+    SGM_CALL(float32_guard(mix, hp, m, p, x, threads, want_nearest));
   for (int64_t i = 0; i < p; i++) {
     const double *rec = mix->rec + i * rl;
     for (int h = 0; h < H; h++)

@@ -10,13 +10,15 @@
 #include <stdint.h>
 
 /*
- * One particle's record: for each head [M, Z, A, B, U_1..U_d] (a running
+ * One particle's record: for each head [M, Z, A, B, E, U_1..U_d] (a running
  * log-sum-exp: M the largest logit seen, Z = sum e^{l-M}, A = sum e^{l-M} a_i,
- * B = sum e^{l-M} a_i v_i, U = sum e^{l-M} c_i mu_i with c_i = 1 or a_i),
- * then [r1, i1, r2, i2], the squared distance and global index of the
- * nearest and second-nearest centre (index -1 and r = +inf when none).
+ * B = sum e^{l-M} a_i v_i, U = sum e^{l-M} c_i mu_i with c_i = 1 or a_i;
+ * E, float32 stream only: a bound on the error of Z's float32 part, in the
+ * same units), then [r1, i1, r2, i2], the squared distance and global index
+ * of the nearest and second-nearest centre (index -1 and r = +inf when
+ * none).  Every field from Z on is a sum that rescales with M.
  */
-enum { REC_M = 0, REC_Z = 1, REC_A = 2, REC_B = 3, REC_U = 4 };
+enum { REC_M = 0, REC_Z = 1, REC_A = 2, REC_B = 3, REC_E = 4, REC_U = 5 };
 
 typedef struct sgm__mixture_layout {
   int nheads;
@@ -43,27 +45,40 @@ typedef struct sgm__lowdim sgm__lowdim_t;
 #include "sgm/mixture.h"
 
 #define CAND 8
+/* Room in a near list: NEAR for the float64 stream, NEAR_F32 for the
+ * float32 one, whose error band around the second nearest is wider. */
 #define NEAR 4
+#define NEAR_F32 16
 
 struct cand_list { /* the CAND largest head-0 logits seen so far */
   double logit[CAND], q[CAND];
   int64_t j[CAND];
+  /* float32 stream: left out of the weighted-centre SGEMM (their
+   * contributions are added in float64) */
+  bool excluded[CAND];
   int count;
   double threshold; /* smallest kept logit once full, else -inf */
   /* A logit this far below the largest seen cannot need a correction in
    * any head (+inf: no such bound). */
   double drop;
+  /* float32 stream: the largest head-0 logit that was flushed to a zero
+   * weight while within drop of the running maximum (-inf: none) -- a
+   * weight float32's error could make significant, if it was no candidate */
+  double lost;
 };
 
-struct near_list { /* the NEAR smallest approximate raw distances */
-  double r[NEAR];
-  int64_t j[NEAR];
-  int count;
+struct near_list { /* the cap smallest approximate raw distances */
+  double r[NEAR_F32];
+  int64_t j[NEAR_F32];
+  int count, cap;
   /* The largest kept distance once full, and no more than the second
    * smallest plus twice the distances' error bound: nothing farther can
    * be one of the two nearest. */
   double threshold;
   double slack2; /* twice the error bound of this particle's distances */
+  /* An entry within slack2 of the second smallest was dropped for want of
+   * room: the two nearest are then found by an exact scan. */
+  bool overflow;
 };
 
 /* One thread's part of an evaluation: the centres [j_begin, j_end) of the
@@ -72,6 +87,12 @@ struct near_list { /* the NEAR smallest approximate raw distances */
 struct worker {
   int64_t j_begin, j_end;
   double *G, *L, *tm, *xn2;
+  /* float32 stream: the particles and products in float32, the weights
+   * rounded for SGEMM and its weighted centres, one row of products in
+   * float64, the per-block raw-distance offsets of the centres and the
+   * particles' centred norms. */
+  float *X32, *G32, *L32, *U32;
+  double *grow, *yr, *xr;
   struct cand_list *cand;
   struct near_list *near;
   double *rec; /* threads > 0: their own records, p x rec_len */
@@ -94,10 +115,22 @@ struct sgm_mixture {
   int pb, nb;
   int threads; /* requested; 0: the BLAS threads of the calling process */
   sgm__lowdim_t *lowdim; /* d <= 3, equal variances and weights: no GEMM */
+  /* float32 stream ([run] precision = float32; equal variances and weights,
+   * d > 3): the shard centred at its mean c and rounded to float32 for the
+   * SGEMMs, with, in float64, |mu - c|^2 and c . (mu - c) per centre. */
+  bool f32;
+  double f32_guard;        /* see sgm_mixture_set_float32 */
+  double *centre;          /* c (d) */
+  float *y32;              /* n_local x d */
+  double *yc2, *cyc;       /* n_local each */
+  double ycnorm_max;       /* max |mu - c| over the shard */
+  double ynorm_max_global; /* max |mu| over every shard; < 0: not yet */
+  int64_t f32_evals, f32_fallbacks; /* particle evaluations, float64 redos */
   /* Workspaces, grown on demand. */
-  double *rec, *coef;
-  int64_t rec_cap;
+  double *rec, *coef, *rec2, *x2;
+  int64_t rec_cap, rec2_cap, x2_cap;
   int ws_pb, ws_nb, ws_threads;
+  bool ws_f32;
   struct worker *work;
 };
 
@@ -111,12 +144,13 @@ struct head_params {
   const double *a_j, *base_j, *v_j; /* unequal: per component */
 };
 
-/** Streams p particles x against the local shard into mix->rec (the
- * workers' parts merged), with the heads' parameters hp; threads workers
- * (their workspace ready).  Not collective. */
+/** Streams p particles x against the local shard into rec (the workers'
+ * parts merged), with the heads' parameters hp; threads workers (their
+ * workspace ready); through SGEMM when f32 (mix->f32 must be set).  Not
+ * collective. */
 void sgm__mixture_stream(sgm_mixture_t *mix, const struct head_params *hp,
                          double m, int64_t p, const double *x, int threads,
-                         int want_nearest);
+                         int want_nearest, bool f32, double *rec);
 
 /* The kernel for d <= 3 (lowdim.c): a cell grid over the shard and a fused
  * loop that fills the same records as the GEMM stream (equal variances,

@@ -12,7 +12,19 @@
  *    m^2|mu|^2) / sigma^2, would otherwise shift the dominant logits);
  *  - the NEAR closest raw centres are recomputed directly and the nearest two
  *    chosen by (distance, index), so that the answer does not depend on how
- *    DGEMM rounded, and hence not on the rank count or the blocking.
+ *    DGEMM rounded, and hence not on the rank count or the blocking (when
+ *    more than NEAR lie within the error bound of the second, an exact scan
+ *    of the shard decides; the float32 stream keeps NEAR_F32 and redoes
+ *    such a particle in float64).
+ *
+ * The float32 stream ([run] precision = float32) does both products with
+ * SGEMM on the shard centred at its mean (which shrinks the norms that
+ * float32's cancellation error scales with) and keeps the rest in float64:
+ * the logits and weights are computed in float64 from the float32
+ * products, the candidates are left out of the second SGEMM and added with
+ * exact distances in float64 at the end (a candidate evicted on the way is
+ * added back with its approximate weight), and E records a bound on what
+ * the float32 part of Z can be off by, for the guard in mixture.c.
  */
 #include <cblas.h>
 #include <float.h>
@@ -22,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mixture/mixture_impl.h"
+#include "mixture/stream_impl.h"
 #include "vmath.h"
 
 /* Weights below e^-64 (1.6e-28) of the running maximum are flushed to
@@ -36,72 +48,6 @@
  * weighted sums is below their rounding.  (Such weights also passed the
  * stream's flush unflushed while the slack stays below 13.) */
 #define CORRECT_CUTOFF (-37.0)
-
-/* The logit of centre j (local index) at approximate squared distance q.
- * The stream and the correction both call this, so a candidate's
- * approximate logit is reproduced bit for bit. */
-static inline double logit(const sgm_mixture_t *mix,
-                           const struct head_params *hp, int64_t j, double q) {
-  if (hp->a_j)
-    return hp->base_j[j] - 0.5 * hp->a_j[j] * q;
-  return (mix->logw ? mix->logw[j] : 0.0) - hp->half_a * q;
-}
-
-static void cand_reset(struct cand_list *c, double drop) {
-  c->count = 0;
-  c->threshold = -INFINITY;
-  c->drop = drop;
-}
-
-static void cand_insert(struct cand_list *c, double l, double q, int64_t j) {
-  int slot;
-  if (c->count < CAND) {
-    slot = c->count++;
-  } else {
-    slot = 0;
-    for (int k = 1; k < CAND; k++)
-      if (c->logit[k] < c->logit[slot])
-        slot = k;
-  }
-  c->logit[slot] = l;
-  c->q[slot] = q;
-  c->j[slot] = j;
-  if (c->count == CAND) {
-    double t = c->logit[0];
-    for (int k = 1; k < CAND; k++)
-      t = fmin(t, c->logit[k]);
-    c->threshold = t;
-  }
-}
-
-static void near_reset(struct near_list *nl, double slack2) {
-  nl->count = 0;
-  nl->threshold = INFINITY;
-  nl->slack2 = slack2;
-}
-
-static void near_insert(struct near_list *nl, double r, int64_t j) {
-  int slot;
-  if (nl->count < NEAR) {
-    slot = nl->count++;
-  } else {
-    slot = 0;
-    for (int k = 1; k < NEAR; k++)
-      if (nl->r[k] > nl->r[slot])
-        slot = k;
-  }
-  nl->r[slot] = r;
-  nl->j[slot] = j;
-  double first = INFINITY, second = INFINITY, last = -INFINITY;
-  for (int k = 0; k < nl->count; k++) {
-    double a = nl->r[k];
-    second = a < first ? first : (a < second ? a : second);
-    first = a < first ? a : first;
-    last = a > last ? a : last;
-  }
-  nl->threshold =
-      fmin(nl->count == NEAR ? last : INFINITY, second + nl->slack2);
-}
 
 static void record_reset(const sgm_mixture_t *mix, double *rec) {
   const sgm__mixture_layout_t *lay = &mix->layout;
@@ -121,14 +67,13 @@ static void record_reset(const sgm_mixture_t *mix, double *rec) {
  * does not). */
 #define CHUNK 8
 
-/* Approximate raw squared distances of one row, whose minimum row_logits
- * found: collect near candidates. */
-static void scan_nearest(const sgm_mixture_t *mix, const double *g, double xn,
+/* Approximate raw squared distances xn + yn - 2g of one row, whose minimum
+ * row_logits found: collect near candidates. */
+static void scan_nearest(const double *g, const double *yn, double xn,
                          double rmin, int64_t j0, int64_t nbb,
                          struct near_list *nl) {
-  if (!(rmin < nl->threshold))
+  if (!(rmin < near_gate(nl)))
     return;
-  const double *yn = mix->ynorm2 + j0;
   for (int64_t j = 0; j < nbb; j += CHUNK) {
     double r[CHUNK], low = INFINITY;
     if (j + CHUNK <= nbb) {
@@ -136,35 +81,36 @@ static void scan_nearest(const sgm_mixture_t *mix, const double *g, double xn,
         r[k] = xn + yn[j + k] - 2.0 * g[j + k];
         low = r[k] < low ? r[k] : low;
       }
-      if (!(low < nl->threshold))
+      if (!(low < near_gate(nl)))
         continue;
     }
     for (int k = 0; k < CHUNK && j + k < nbb; k++) {
       double rk = xn + yn[j + k] - 2.0 * g[j + k];
-      if (rk < nl->threshold)
-        near_insert(nl, rk, j0 + j + k);
+      if (rk < near_gate(nl))
+        near_offer(nl, rk, j0 + j + k);
     }
   }
 }
 
 /* Logits of one row of one head into l[]; returns the row maximum.  With
- * rmin, also the smallest approximate raw squared distance |x - mu|^2 of
- * the row (for the nearest search), from the same products.  The loops are
- * written for the vectoriser (omp simd: the reductions may reassociate). */
+ * rmin, also the smallest approximate raw squared distance of the row (for
+ * the nearest search), from the same products.  The loops are written for
+ * the vectoriser (omp simd: the reductions may reassociate). */
 static double row_logits(const sgm_mixture_t *mix, const struct head_params *hp,
-                         const double *tm, const double *g, double xn,
-                         double two_m, int64_t j0, int64_t nbb,
-                         double *restrict l, double *rmin) {
+                         const struct row *rw, double *restrict l,
+                         double *rmin) {
   double lmax = -INFINITY, rlow = INFINITY;
-  const double *yn = mix->ynorm2 + j0;
+  const double *g = rw->g, *tm = rw->tm, *yn = rw->yn;
+  const double xq = rw->xq, xr = rw->xr, two_m = rw->two_m;
+  const int64_t nbb = rw->nbb;
   if (!hp->a_j && !mix->logw) {
     const double half_a = hp->half_a;
     if (rmin) {
 #pragma omp simd reduction(max : lmax) reduction(min : rlow)
       for (int64_t j = 0; j < nbb; j++) {
-        double r = xn + yn[j] - 2.0 * g[j];
+        double r = xr + yn[j] - 2.0 * g[j];
         rlow = r < rlow ? r : rlow;
-        double q = xn + tm[j] - two_m * g[j];
+        double q = xq + tm[j] - two_m * g[j];
         q = q < 0.0 ? 0.0 : q;
         l[j] = 0.0 - half_a * q;
         lmax = l[j] > lmax ? l[j] : lmax;
@@ -174,7 +120,7 @@ static double row_logits(const sgm_mixture_t *mix, const struct head_params *hp,
     }
 #pragma omp simd reduction(max : lmax)
     for (int64_t j = 0; j < nbb; j++) {
-      double q = xn + tm[j] - two_m * g[j];
+      double q = xq + tm[j] - two_m * g[j];
       q = q < 0.0 ? 0.0 : q;
       l[j] = 0.0 - half_a * q;
       lmax = l[j] > lmax ? l[j] : lmax;
@@ -182,15 +128,15 @@ static double row_logits(const sgm_mixture_t *mix, const struct head_params *hp,
     return lmax;
   }
   for (int64_t j = 0; j < nbb; j++) {
-    double q = xn + tm[j] - two_m * g[j];
+    double q = xq + tm[j] - two_m * g[j];
     q = q < 0.0 ? 0.0 : q;
-    l[j] = logit(mix, hp, j0 + j, q);
+    l[j] = logit(mix, hp, rw->j0 + j, q);
     lmax = fmax(lmax, l[j]);
   }
   if (rmin) {
 #pragma omp simd reduction(min : rlow)
     for (int64_t j = 0; j < nbb; j++) {
-      double r = xn + yn[j] - 2.0 * g[j];
+      double r = xr + yn[j] - 2.0 * g[j];
       rlow = r < rlow ? r : rlow;
     }
     *rmin = rlow;
@@ -198,23 +144,18 @@ static double row_logits(const sgm_mixture_t *mix, const struct head_params *hp,
   return lmax;
 }
 
-/* What a row of head-0 logits needs to offer its candidates: the products
- * and norms their approximate squared distances come from. */
-struct pick {
-  struct cand_list *list;
-  const double *g, *tm; /* the row's products and m^2 |mu|^2 */
-  double xn, two_m;
-  int64_t j0; /* local index of the row's first centre */
-};
-
 /* Entries k < len of the chunk c starting at row offset j above the list's
  * bar enter it, with their approximate squared distances. */
 static void pick_chunk(const struct pick *p, const double *c, int64_t j,
                        int len, double floor) {
+  const struct row *rw = p->rw;
   for (int k = 0; k < len; k++)
     if (c[k] > fmax(p->list->threshold, floor)) {
-      double q = p->xn + p->tm[j + k] - p->two_m * p->g[j + k];
-      cand_insert(p->list, c[k], q < 0.0 ? 0.0 : q, p->j0 + j + k);
+      double q = rw->xq + rw->tm[j + k] - rw->two_m * rw->g[j + k];
+      int slot = cand_slot(p->list);
+      if (slot < p->list->count && p->list->excluded[slot])
+        sgm__f32_add_back(p, slot);
+      cand_store(p->list, slot, c[k], q < 0.0 ? 0.0 : q, rw->j0 + j + k);
     }
 }
 
@@ -226,8 +167,8 @@ static void pick_chunk(const struct pick *p, const double *c, int64_t j,
  * chunk is flushed whole. */
 static void row_weights(const sgm_mixture_t *mix, const struct head_params *hp,
                         double lmax, int64_t j0, int64_t nbb,
-                        double *restrict l, double *hr,
-                        const struct pick *pick) {
+                        double *restrict l, double *hr, const struct pick *pick,
+                        struct cand_list *watch) {
   const int d = mix->d;
   if (lmax > hr[REC_M]) {
     if (hr[REC_M] > -INFINITY) {
@@ -239,11 +180,20 @@ static void row_weights(const sgm_mixture_t *mix, const struct head_params *hp,
   }
   const double shift = hr[REC_M], cut = shift + STREAM_CUTOFF;
   const double floor = pick ? shift - pick->list->drop : INFINITY;
+  /* The float32 stream watches for weights flushed although float32's
+   * error could make them count (only when its slack is that large). */
+  const double watch_floor = watch ? shift - watch->drop : INFINITY;
+  if (watch && !(watch_floor < cut))
+    watch = NULL;
   double z = 0.0;
   int64_t j8 = 0;
   for (; j8 < nbb; j8 += CHUNK) {
     const int len = nbb - j8 < CHUNK ? (int)(nbb - j8) : CHUNK;
     double *c = l + j8;
+    if (watch)
+      for (int k = 0; k < len; k++)
+        if (c[k] < cut && c[k] > watch_floor)
+          watch->lost = fmax(watch->lost, c[k]);
     if (len < CHUNK) { /* the row's tail */
       if (pick)
         pick_chunk(pick, c, j8, len, floor);
@@ -284,35 +234,6 @@ static void row_weights(const sgm_mixture_t *mix, const struct head_params *hp,
   }
 }
 
-/* Exact squared distance |x - s mu|^2 by direct differences. */
-static double direct_dist2(const double *x, const double *mu, double s, int d) {
-  double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-  for (int k = 0; k < d; k++) {
-    double t = x[k] - s * mu[k];
-    acc += t * t;
-  }
-  return acc;
-}
-
-/* Replaces the streamed contributions of the particle's candidates by ones
- * computed from exact distances. */
-/* A bound on the error of an expanded squared distance |x|^2 - 2s x.mu +
- * s^2|mu|^2 as the stream computes it (DGEMM's dot product within
- * gamma_d |x||mu|, the norms within gamma_d of themselves, three more
- * roundings), for |x|^2 = xn2 and any centre of the shard. */
-static double expanded_error(const sgm_mixture_t *mix, double xn2, double s) {
-  const double u = 0.5 * DBL_EPSILON;
-  double reach = sqrt(xn2) + fabs(s) * mix->ynorm_max;
-  return (mix->d + 4) * u * 1.01 * reach * reach;
-}
-
-/* The most a logit of head hp at centre j can move when its squared
- * distance moves by dq. */
-static double logit_slack(const struct head_params *hp, int64_t j, double dq) {
-  return 0.5 * (hp->a_j ? hp->a_j[j] : hp->a) * dq;
-}
-
 /* Whether candidate k of c can weigh e^CORRECT_CUTOFF of head h's largest
  * weight: both its logit and the running maximum may be off by the slack
  * of an error dq in the squared distances. */
@@ -342,12 +263,14 @@ static double candidate_drop(const sgm_mixture_t *mix,
   return -CORRECT_CUTOFF * hp[0].a / a_min + hp[0].a * dq;
 }
 
+/* Replaces the streamed contributions of the particle's candidates by ones
+ * computed from exact distances (float64 stream). */
 static void correct_candidates(const sgm_mixture_t *mix,
                                const struct head_params *hp, double m,
                                const double *x, double xn2,
                                const struct cand_list *c, double *rec) {
   const int d = mix->d;
-  const double dq = expanded_error(mix, xn2, m);
+  const double dq = expanded_error(mix, false, xn2, m);
   for (int k = 0; k < c->count; k++) {
     int64_t j = c->j[k];
     const double *mu = mix->y + j * d;
@@ -379,29 +302,43 @@ static void correct_candidates(const sgm_mixture_t *mix,
 }
 
 /* Recomputes the near candidates exactly and stores the best two, ordered
- * by (distance, global index). */
-static void finish_nearest(const sgm_mixture_t *mix, const double *x,
-                           double xn2, const struct near_list *nl, double *nr) {
-  double r[NEAR];
-  int64_t g[NEAR];
-  /* Only candidates whose approximate distance is within twice the error
-   * bound of the second smallest can be among the two nearest. */
-  double first = INFINITY, second = INFINITY;
-  for (int k = 0; k < nl->count; k++) {
-    double a = nl->r[k];
-    second = a < first ? first : (a < second ? a : second);
-    first = a < first ? a : first;
+ * by (distance, global index); err bounds the error of their approximate
+ * distances.  An overflowed list is replaced by an exact scan of the
+ * worker's centres. */
+static void finish_nearest(const sgm_mixture_t *mix, const struct worker *w,
+                           const double *x, double err,
+                           const struct near_list *nl, double *nr) {
+  double r[NEAR_F32];
+  int64_t g[NEAR_F32];
+  int count = nl->count;
+  if (nl->overflow) { /* the two nearest by (distance, index), exactly */
+    double r1 = INFINITY, r2 = INFINITY;
+    int64_t j1 = -1, j2 = -1;
+    for (int64_t j = w->j_begin; j < w->j_end; j++) {
+      double rj = direct_dist2(x, mix->y + j * mix->d, 1.0, mix->d);
+      if (rj < r1) {
+        r2 = r1, j2 = j1, r1 = rj, j1 = j;
+      } else if (rj < r2) {
+        r2 = rj, j2 = j;
+      }
+    }
+    count = (j1 >= 0) + (j2 >= 0);
+    r[0] = r1, r[1] = r2;
+    g[0] = mix->offset + j1, g[1] = mix->offset + j2;
+  } else {
+    /* Only candidates whose approximate distance is within twice the error
+     * bound of the second smallest can be among the two nearest. */
+    const double reach = near_second(nl) + 2.0 * err;
+    for (int k = 0; k < count; k++) {
+      r[k] = nl->r[k] <= reach || count <= 2
+                 ? direct_dist2(x, mix->y + nl->j[k] * mix->d, 1.0, mix->d)
+                 : INFINITY;
+      g[k] = mix->offset + nl->j[k];
+    }
   }
-  const double reach = second + 2.0 * expanded_error(mix, xn2, 1.0);
-  for (int k = 0; k < nl->count; k++) {
-    r[k] = nl->r[k] <= reach || nl->count <= 2
-               ? direct_dist2(x, mix->y + nl->j[k] * mix->d, 1.0, mix->d)
-               : INFINITY;
-    g[k] = mix->offset + nl->j[k];
-  }
-  for (int slot = 0; slot < 2 && slot < nl->count; slot++) {
+  for (int slot = 0; slot < 2 && slot < count; slot++) {
     int best = slot;
-    for (int k = slot + 1; k < nl->count; k++)
+    for (int k = slot + 1; k < count; k++)
       if (r[k] < r[best] || (r[k] == r[best] && g[k] < g[best]))
         best = k;
     double tr = r[slot];
@@ -415,72 +352,139 @@ static void finish_nearest(const sgm_mixture_t *mix, const double *x,
   }
 }
 
+/* Before a block: each particle's norms, record, candidate and near
+ * lists.  The float32 stream also centres and rounds the particles. */
+static void block_start(const sgm_mixture_t *mix, struct worker *w,
+                        const struct head_params *hp, double m, const double *x,
+                        int64_t pbb, double *rec, bool f32) {
+  const int d = mix->d, rl = mix->layout.rec_len;
+  for (int64_t i = 0; i < pbb; i++) {
+    const double *xi = x + i * d;
+    double sq = 0.0, sr = 0.0;
+    if (f32) { /* |x - m c|^2 for the logits, |x - c|^2 for the nearest */
+      float *x32 = w->X32 + i * d;
+      for (int k = 0; k < d; k++) {
+        double t = xi[k] - m * mix->centre[k], u = xi[k] - mix->centre[k];
+        x32[k] = (float)t;
+        sq += t * t;
+        sr += u * u;
+      }
+    } else {
+      for (int k = 0; k < d; k++)
+        sq += xi[k] * xi[k];
+      sr = sq;
+    }
+    w->xn2[i] = sq;
+    if (f32)
+      w->xr[i] = sr;
+    record_reset(mix, rec + i * rl);
+    cand_reset(&w->cand[i],
+               candidate_drop(mix, hp, expanded_error(mix, f32, sq, m)));
+    near_reset(&w->near[i], 2.0 * expanded_error(mix, f32, sr, 1.0),
+               f32 ? NEAR_F32 : NEAR);
+  }
+}
+
 /* One particle block against the worker's centres. */
 static void stream_block(const sgm_mixture_t *mix, struct worker *w,
                          const struct head_params *hp, double m,
                          const double *x, int64_t pbb, double *rec,
-                         int want_nearest) {
+                         int want_nearest, bool f32) {
   const int d = mix->d, H = mix->nheads, rl = mix->layout.rec_len;
-  const int64_t nb = mix->nb;
+  const int64_t nb = mix->nb, plane = (int64_t)mix->ws_pb * nb;
   const double two_m = 2.0 * m, m2 = m * m;
-  for (int64_t i = 0; i < pbb; i++) {
-    double s = 0.0;
-    for (int k = 0; k < d; k++)
-      s += x[i * d + k] * x[i * d + k];
-    w->xn2[i] = s;
-    record_reset(mix, rec + i * rl);
-    cand_reset(&w->cand[i], candidate_drop(mix, hp, expanded_error(mix, s, m)));
-    near_reset(&w->near[i], 2.0 * expanded_error(mix, s, 1.0));
-  }
+  block_start(mix, w, hp, m, x, pbb, rec, f32);
   for (int64_t j0 = w->j_begin; j0 < w->j_end; j0 += nb) {
     const int64_t nbb = w->j_end - j0 < nb ? w->j_end - j0 : nb;
     const double *yb = mix->y + j0 * d;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pbb, (int)nbb, d,
-                1.0, x, d, yb, d, 0.0, w->G, (int)nb);
-    for (int64_t j = 0; j < nbb; j++)
-      w->tm[j] = m2 * mix->ynorm2[j0 + j];
+    const float *yb32 = f32 ? mix->y32 + j0 * d : NULL;
+    const double *yn = mix->ynorm2 + j0;
+    if (f32) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pbb, (int)nbb,
+                  d, 1.0f, w->X32, d, yb32, d, 0.0f, w->G32, (int)nb);
+      for (int64_t j = 0; j < nbb; j++) {
+        w->tm[j] = m2 * mix->yc2[j0 + j];
+        w->yr[j] = mix->yc2[j0 + j] + 2.0 * (1.0 - m) * mix->cyc[j0 + j];
+      }
+      yn = w->yr;
+    } else {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)pbb, (int)nbb,
+                  d, 1.0, x, d, yb, d, 0.0, w->G, (int)nb);
+      for (int64_t j = 0; j < nbb; j++)
+        w->tm[j] = m2 * mix->ynorm2[j0 + j];
+    }
     for (int64_t i = 0; i < pbb; i++) {
-      const double *g = w->G + i * nb;
+      const double *g = f32 ? w->grow : w->G + i * nb;
+      if (f32) { /* this row's products in float64 */
+        const float *g32 = w->G32 + i * nb;
+        for (int64_t j = 0; j < nbb; j++)
+          w->grow[j] = g32[j];
+      }
+      const struct row rw = {
+          g, w->tm, yn, w->xn2[i], f32 ? w->xr[i] : w->xn2[i], two_m, j0, nbb};
       for (int h = 0; h < H; h++) {
-        double *l = w->L + ((int64_t)h * mix->ws_pb + i) * nb;
+        double *l = w->L + h * plane + i * nb;
         double rmin = INFINITY;
-        double lmax = row_logits(mix, &hp[h], w->tm, g, w->xn2[i], two_m, j0,
-                                 nbb, l, want_nearest && h == 0 ? &rmin : NULL);
+        double lmax = row_logits(mix, &hp[h], &rw, l,
+                                 want_nearest && h == 0 ? &rmin : NULL);
         if (want_nearest && h == 0)
-          scan_nearest(mix, g, w->xn2[i], rmin, j0, nbb, &w->near[i]);
-        struct pick pick = {&w->cand[i], g, w->tm, w->xn2[i], two_m, j0};
+          scan_nearest(g, yn, rw.xr, rmin, j0, nbb, &w->near[i]);
+        struct pick pick = {&w->cand[i], &rw, mix, hp, rec + i * rl};
         row_weights(mix, &hp[h], lmax, j0, nbb, l,
                     rec + i * rl + h * mix->layout.head_len,
-                    h == 0 && lmax > w->cand[i].threshold ? &pick : NULL);
+                    h == 0 && lmax > w->cand[i].threshold ? &pick : NULL,
+                    f32 && h == 0 ? &w->cand[i] : NULL);
       }
+      if (f32)
+        sgm__f32_exclude(mix, w, i, j0, nbb, rec + i * rl);
     }
-    for (int h = 0; h < H; h++)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pbb, d,
-                  (int)nbb, 1.0, w->L + (int64_t)h * mix->ws_pb * nb, (int)nb,
-                  yb, d, 1.0, rec + h * mix->layout.head_len + REC_U, rl);
+    for (int h = 0; h < H; h++) {
+      double *u = rec + h * mix->layout.head_len + REC_U;
+      if (!f32) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pbb, d,
+                    (int)nbb, 1.0, w->L + h * plane, (int)nb, yb, d, 1.0, u,
+                    rl);
+        continue;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pbb, d,
+                  (int)nbb, 1.0f, w->L32 + h * plane, (int)nb, yb32, d, 0.0f,
+                  w->U32, d);
+      for (int64_t i = 0; i < pbb; i++)
+        for (int k = 0; k < d; k++)
+          u[i * rl + k] += w->U32[i * d + k];
+    }
   }
   for (int64_t i = 0; i < pbb; i++) {
-    correct_candidates(mix, hp, m, x + i * d, w->xn2[i], &w->cand[i],
-                       rec + i * rl);
-    if (want_nearest)
-      finish_nearest(mix, x + i * d, w->xn2[i], &w->near[i],
-                     rec + i * rl + H * mix->layout.head_len);
+    double *ri = rec + i * rl;
+    if (f32)
+      sgm__f32_finish(mix, hp, m, x + i * d, w->xn2[i], &w->cand[i], ri);
+    else
+      correct_candidates(mix, hp, m, x + i * d, w->xn2[i], &w->cand[i], ri);
+    if (want_nearest && f32 && w->near[i].overflow) {
+      /* The guard redoes this particle in float64 (in a batch, rather than
+       * an exact scan of the shard for each particle). */
+      ri[REC_E] = INFINITY;
+    } else if (want_nearest) {
+      finish_nearest(mix, w, x + i * d,
+                     expanded_error(mix, f32, f32 ? w->xr[i] : w->xn2[i], 1.0),
+                     &w->near[i], ri + H * mix->layout.head_len);
+    }
   }
 }
 
 /* Every particle against every local centre: each worker streams its
  * centres into its records, in parallel threads (each with a single-threaded
  * BLAS) when there are several, and the workers' records are merged into
- * the mixture's in worker order, as the shards' are across ranks. */
+ * rec in worker order, as the shards' are across ranks. */
 void sgm__mixture_stream(sgm_mixture_t *mix, const struct head_params *hp,
                          double m, int64_t p, const double *x, int threads,
-                         int want_nearest) {
+                         int want_nearest, bool f32, double *rec) {
   const int d = mix->d, rl = mix->layout.rec_len;
   if (threads == 1) {
     for (int64_t i0 = 0; i0 < p; i0 += mix->pb)
       stream_block(mix, &mix->work[0], hp, m, x + i0 * d,
-                   p - i0 < mix->pb ? p - i0 : mix->pb, mix->rec + i0 * rl,
-                   want_nearest);
+                   p - i0 < mix->pb ? p - i0 : mix->pb, rec + i0 * rl,
+                   want_nearest, f32);
     return;
   }
   int blas = openblas_get_num_threads();
@@ -492,18 +496,18 @@ void sgm__mixture_stream(sgm_mixture_t *mix, const struct head_params *hp,
     const int granted = omp_get_num_threads();
     for (int u = omp_get_thread_num(); u < threads; u += granted) {
       struct worker *w = &mix->work[u];
-      double *rec = u == 0 ? mix->rec : w->rec;
+      double *wrec = u == 0 ? rec : w->rec;
       for (int64_t i0 = 0; i0 < p; i0 += mix->pb)
         stream_block(mix, w, hp, m, x + i0 * d,
-                     p - i0 < mix->pb ? p - i0 : mix->pb, rec + i0 * rl,
-                     want_nearest);
+                     p - i0 < mix->pb ? p - i0 : mix->pb, wrec + i0 * rl,
+                     want_nearest, f32);
     }
 #pragma omp barrier
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < p; i++)
       for (int u = 1; u < threads; u++)
         sgm__mixture_merge(&mix->layout, mix->work[u].rec + i * rl,
-                           mix->rec + i * rl);
+                           rec + i * rl);
   }
   openblas_set_num_threads(blas);
 }

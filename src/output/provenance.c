@@ -47,6 +47,17 @@ static void library_versions(MPI_Comm comm, char *mpi, char *blas, char *host) {
   MPI_Bcast(host, 256, MPI_CHAR, 0, comm);
 }
 
+/* Rank 0's working directory (what relative paths of the configuration
+ * are relative to), or "" when it cannot be told. */
+static void working_directory(MPI_Comm comm, char cwd[4096]) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0 && !getcwd(cwd, 4096))
+    cwd[0] = '\0';
+  cwd[4095] = '\0';
+  MPI_Bcast(cwd, 4096, MPI_CHAR, 0, comm);
+}
+
 int sgm_output_provenance(sgm_output_t *out, const sgm_config_t *cfg,
                           const sgm_grid_t *grid, const char *command) {
   hid_t f = sgm_output_file(out);
@@ -68,6 +79,9 @@ int sgm_output_provenance(sgm_output_t *out, const sgm_config_t *cfg,
   SGM_CALL(sgm_output_attr_string(f, "gsl_version", gsl_version));
   SGM_CALL(sgm_output_attr_string(f, "zlib_version", zlibVersion()));
   SGM_CALL(sgm_output_attr_string(f, "host", host));
+  char cwd[4096] = "";
+  working_directory(grid->world, cwd);
+  SGM_CALL(sgm_output_attr_string(f, "cwd", cwd));
   SGM_CALL(sgm_output_attr_string(f, "command", command));
   SGM_CALL(sgm_output_attr_int64(f, "mpi_ranks", grid->size));
   SGM_CALL(sgm_output_attr_string(f, "grid", grid_text));

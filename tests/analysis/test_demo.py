@@ -9,7 +9,6 @@ constant error stays bounded (its value at t_min is within 5 % of the one
 at t = 0.1: the integrand is |c|^2 d / 2 times g^2 = beta(t), and B(0.1) is
 1.1 % of B(T) for beta in [0.1, 20]) while the smoothed drift's grows at
 every saved step and ends over 10 times larger."""
-import glob
 import os
 import shutil
 import subprocess

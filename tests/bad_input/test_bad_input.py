@@ -430,10 +430,6 @@ row("combo: fd Jacobian of a 100 000-dim problem", "combo", "run",
     "points = 128\n" + TINY,
     expect=[r"\[jacobian\]", r"not available"])
 # The float32 kernel is not implemented yet: refused, not ignored.
-row("combo: float32 precision (run)", "combo", "run", GMM + "[run]\nprecision = float32\n",
-    expect=[r"\[run\] precision = float32", r"not available"])
-row("combo: float32 precision (score)", "combo", "score", GMM + "[run]\nprecision = float32\n",
-    expect=[r"\[run\] precision = float32", r"not available"])
 
 # -- --points --------------------------------------------------------------------
 row("points: missing file", "points", "score", GMM, extra=["--points", path("nope.h5")],

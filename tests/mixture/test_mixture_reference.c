@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check.h"
 #include "reference.h"
 #include "sgm/mixture.h"
 #include "sgm/rng.h"
@@ -18,31 +19,6 @@
 #include "sgm_test.h"
 
 #define TOL 1e-10
-
-/* The score (m D - x) / s^2 is a difference of vectors of size |x|: in
- * double precision it cannot be more accurate than about one ulp of |x|
- * relative to |m D - x|.  Where that bound exceeds TOL (the extreme-logit
- * case: |x| = 1e3, |m D - x| = 1e-3) it is the tolerance, with a factor 4 for
- * the few roundings in m D0 - x. */
-static double score_tolerance(const double *x, const double *ref, int d,
-                              double a) {
-  double xn = 0, sn = 0;
-  for (int k = 0; k < d; k++) {
-    xn += x[k] * x[k];
-    sn += ref[k] * ref[k];
-  }
-  return fmax(TOL, 4 * DBL_EPSILON * sqrt(xn) * a / sqrt(sn));
-}
-
-static double *random_data(int64_t n, int d, uint64_t seed, double lo,
-                           double hi) {
-  double *y = malloc(sizeof *y * (size_t)(n * d));
-  sgm_rng_t r;
-  sgm_rng_init(&r, seed, SGM_RNG_TEST, 0, 0);
-  for (int64_t i = 0; i < n * d; i++)
-    y[i] = lo + (hi - lo) * sgm_rng_uniform(&r);
-  return y;
-}
 
 /* Threads and centre blocking of the mixtures make() creates: the second
  * pass of the tests runs with 3 threads over blocks of 16 centres (so that
@@ -66,117 +42,13 @@ static sgm_mixture_t *make(int64_t n, int d, const double *y, const double *v,
   return mix;
 }
 
-/* Evaluates p points with every head and checks each against the
- * reference; returns the largest score error seen. */
-static double check_points(sgm_mixture_t *mix, int64_t n, int d,
-                           const double *y, const double *v, const double *lw,
-                           int nheads, const double *hv, double m,
-                           double sigma2, int64_t p, const double *x,
-                           const char *what) {
-  double worst = 0;
-  double *s = malloc(sizeof *s * (size_t)(p * d * nheads));
-  double *dn = malloc(sizeof *dn * (size_t)(p * d * nheads));
-  double *lp = malloc(sizeof *lp * (size_t)(p * nheads));
-  int64_t *near = malloc(sizeof *near * (size_t)p);
-  double *nd = malloc(sizeof *nd * (size_t)p),
-         *nd2 = malloc(sizeof *nd2 * (size_t)p);
-  sgm_mixture_out_t out[SGM_MIXTURE_MAX_HEADS];
-  for (int h = 0; h < nheads; h++)
-    out[h] = (sgm_mixture_out_t){.score = s + h * p * d,
-                                 .log_density = lp + h * p,
-                                 .denoised = dn + h * p * d};
-  sgm_nearest_t nearest = {
-      .index = near, .distance = nd, .second_distance = nd2};
-  ASSERT_OK(sgm_mixture_eval(mix, m, sigma2, p, x, out, &nearest));
-  double *vh = malloc(sizeof *vh * (size_t)n);
-  double rs[4096], rd[4096];
-  for (int h = 0; h < nheads; h++) {
-    for (int64_t i = 0; i < n; i++)
-      vh[i] = (v ? v[i] : 0.0) + hv[h];
-    for (int64_t i = 0; i < p; i++) {
-      double rl, rnd, rnd2;
-      int64_t rn;
-      ref_mixture(n, d, y, vh, lw, m, sigma2, x + i * d, rs, &rl, rd, &rn, &rnd,
-                  &rnd2);
-      double es = rel_err(s + (h * p + i) * d, rs, d);
-      double ed = rel_err(dn + (h * p + i) * d, rd, d);
-      double el = fabs(lp[h * p + i] - rl) / fmax(1.0, fabs(rl));
-      worst = fmax(worst, es);
-      double s_tol =
-          score_tolerance(x + i * d, rs, d, 1.0 / (m * m * hv[h] + sigma2));
-      if (!(es <= s_tol && ed <= TOL && el <= TOL))
-        SGM_TEST_FAIL("%s: head %d point %lld (m %.3g, sigma2 %.3g): score "
-                      "%.2e, denoised %.2e, log density %.2e (%.17g vs %.17g)",
-                      what, h, (long long)i, m, sigma2, es, ed, el,
-                      lp[h * p + i], rl);
-      if (h == 0) {
-        ASSERT_INT_EQ(near[i], rn);
-        ASSERT_REL(nd[i], rnd, 1e-12);
-        ASSERT_REL(nd2[i], rnd2, 1e-12);
-      }
-    }
-  }
-  free(vh);
-  free(s);
-  free(dn);
-  free(lp);
-  free(near);
-  free(nd);
-  free(nd2);
-  return worst;
-}
-
-/* Points at time t: on the data (m y_j + sigma z), far from it (N(0, I)),
- * and near the bisector of two examples. */
-static double *test_points(int64_t n, int d, const double *y, double m,
-                           double sigma, int64_t p, uint64_t seed) {
-  double *x = malloc(sizeof *x * (size_t)(p * d));
-  double *z = malloc(sizeof *z * (size_t)d);
-  sgm_rng_t r;
-  sgm_rng_init(&r, seed, SGM_RNG_TEST, 1, 0);
-  for (int64_t i = 0; i < p; i++) {
-    sgm_rng_normals(seed, SGM_RNG_TEST, 2, (uint64_t)i, d, z);
-    int64_t a = (int64_t)sgm_rng_below(&r, (uint64_t)n);
-    int64_t b = (int64_t)sgm_rng_below(&r, (uint64_t)n);
-    for (int k = 0; k < d; k++) {
-      double *xi = &x[i * d + k];
-      switch (i % 3) {
-      case 0:
-        *xi = m * y[a * d + k] + sigma * z[k];
-        break;
-      case 1:
-        *xi = z[k];
-        break;
-      default:
-        *xi = 0.5 * m * (y[a * d + k] + y[b * d + k]) + 0.05 * sigma * z[k];
-      }
-    }
-  }
-  free(z);
-  return x;
-}
-
 static void test_vp_times(int64_t n, int d, int p) {
   double *y = random_data(n, d, 42 + (uint64_t)d, -1.0, 1.0);
   double hv[2] = {0.0, 0.01};
   sgm_mixture_t *mix = make(n, d, y, NULL, NULL, 2, hv);
-  sgm_schedule_t vp = {.kind = SGM_SDE_VP,
-                       .beta_min = 0.1,
-                       .beta_max = 20,
-                       .T = 1,
-                       .t_min = 1e-3};
   const double times[] = {1.0, 0.5, 0.1, 0.03, 0.01, 3e-3, 1e-3, 3e-4, 1e-4};
-  double worst = 0;
-  for (size_t k = 0; k < sizeof times / sizeof *times; k++) {
-    double m = sgm_schedule_mean(&vp, times[k]);
-    double s2 = sgm_schedule_var(&vp, times[k]);
-    double *x = test_points(n, d, y, m, sqrt(s2), p, 7 + k);
-    char what[64];
-    snprintf(what, sizeof what, "N=%lld d=%d t=%g", (long long)n, d, times[k]);
-    worst = fmax(worst, check_points(mix, n, d, y, NULL, NULL, 2, hv, m, s2, p,
-                                     x, what));
-    free(x);
-  }
+  const int nt = (int)(sizeof times / sizeof *times);
+  double worst = check_vp_times(mix, n, d, y, 2, hv, p, times, nt, TOL, "");
   fprintf(stderr, "N=%lld d=%d: worst score error %.2e\n", (long long)n, d,
           worst);
   sgm_mixture_destroy(&mix);
@@ -193,7 +65,7 @@ static void test_extreme_logits(void) {
   double x[] = {1e-3, -2e-3, 1000.0007, 0.0011, -0.0005, 999.9992,
                 500,  500,   1e4,       -1e4,   0.3e-3,  0.1e-3};
   check_points(mix, 3, d, y, NULL, NULL, 1, hv, 1.0, 1e-6, 6, x,
-               "extreme logits");
+               "extreme logits", TOL);
   double s[12], lp[6];
   sgm_mixture_out_t out = {.score = s, .log_density = lp};
   ASSERT_OK(sgm_mixture_eval(mix, 1.0, 1e-6, 6, x, &out, NULL));
@@ -221,7 +93,8 @@ static void test_unequal_variances(void) {
     double m = sgm_schedule_mean(&vp, times[t]);
     double s2 = sgm_schedule_var(&vp, times[t]);
     double *x = test_points(k, d, mu, m, sqrt(s2), 9, 100 + t);
-    check_points(mix, k, d, mu, v, lw, 1, hv, m, s2, 9, x, "unequal variances");
+    check_points(mix, k, d, mu, v, lw, 1, hv, m, s2, 9, x, "unequal variances",
+                 TOL);
     free(x);
   }
   sgm_mixture_destroy(&mix);
