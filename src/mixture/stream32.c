@@ -33,26 +33,25 @@ void sgm__f32_add_back(const struct pick *p, int slot) {
 void sgm__f32_exclude(const sgm_mixture_t *mix, struct worker *w, int64_t i,
                       int64_t j0, int64_t nbb, double *rec) {
   const int64_t nb = mix->nb, plane = (int64_t)mix->ws_pb * nb;
-  for (int h = 0; h < mix->nheads; h++) {
-    const double *l = w->L + h * plane + i * nb;
-    float *l32 = w->L32 + h * plane + i * nb;
-    for (int64_t j = 0; j < nbb; j++)
-      l32[j] = (float)l[j];
-  }
   struct cand_list *c = &w->cand[i];
   for (int k = 0; k < c->count; k++)
     if (!c->excluded[k] && c->j[k] >= j0 && c->j[k] < j0 + nbb) {
       for (int h = 0; h < mix->nheads; h++)
-        w->L32[h * plane + i * nb + (c->j[k] - j0)] = 0.0f;
+        w->L[h * plane + i * nb + (c->j[k] - j0)] = 0.0;
       c->excluded[k] = true;
     }
-  /* What is left is the float32 part: its weights go to E (a sum of what
-   * is there, not Z less the candidates, which would cancel). */
+  /* What is left is the float32 part: rounded for SGEMM, and its weights
+   * summed into E (a sum of what is there, not Z less the candidates,
+   * which would cancel). */
   for (int h = 0; h < mix->nheads; h++) {
-    const float *l32 = w->L32 + h * plane + i * nb;
+    const double *l = w->L + h * plane + i * nb;
+    float *l32 = w->L32 + h * plane + i * nb;
     double tail = 0.0;
-    for (int64_t j = 0; j < nbb; j++)
+#pragma omp simd reduction(+ : tail)
+    for (int64_t j = 0; j < nbb; j++) {
+      l32[j] = (float)l[j];
       tail += l32[j];
+    }
     rec[h * mix->layout.head_len + REC_E] += tail;
   }
 }
@@ -63,8 +62,7 @@ void sgm__f32_exclude(const sgm_mixture_t *mix, struct worker *w, int64_t i,
  * float32 part, becomes a bound on their error: times e^{2 slack} - 1
  * (each of those weights and the maximum they are taken against may be off
  * by the slack; +inf when the near list overflowed, see stream_block); and
- * the
- * weighted centres, summed centred, are moved back by Z c. */
+ * the weighted centres, summed centred, are moved back by Z c. */
 void sgm__f32_finish(const sgm_mixture_t *mix, const struct head_params *hp,
                      double m, const double *x, double xq,
                      const struct cand_list *c, double *rec) {
