@@ -109,7 +109,8 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads);
 /**
  * Switches the GEMM stream to float32 (on != 0) or back to float64.  The
  * float32 stream does both products with SGEMM on the shard centred at its
- * mean (a float32 copy, n_local x d floats, made on the first call) and
+ * mean (a float32 copy, n_local x d floats, made by the first float32
+ * evaluation) and
  * everything else in float64: the CAND largest weights of each particle
  * are left out of the SGEMM and computed from exact distances, the two
  * nearest centres are exact, and a particle whose float32 part could move

@@ -31,6 +31,9 @@ struct bench_options {
   int nshapes;
   int64_t n[MAX_SHAPES], d[MAX_SHAPES];
   int nearest, heads, particle_block, centre_block, float32;
+  /* --model: the communication model for a machine, instead of timings */
+  int model;
+  double m_ranks, m_n, m_d, m_beta, m_gflops, m_memory;
 };
 
 static int parse_shapes(const char *text, struct bench_options *o) {
@@ -67,6 +70,22 @@ static int bench_option(const char *name, const char *value, void *ctx) {
     SGM_CHECK(value && (!strcmp(value, "yes") || !strcmp(value, "no")),
               SGM_ERR_USAGE, "bench: --%s takes yes or no", name);
     *(name[0] == 'n' ? &o->nearest : &o->float32) = strcmp(value, "yes") == 0;
+    return 1;
+  }
+  if (strcmp(name, "model") == 0) {
+    o->model = 1;
+    return 0;
+  }
+  double *real = strcmp(name, "ranks") == 0              ? &o->m_ranks
+                 : strcmp(name, "n") == 0                ? &o->m_n
+                 : strcmp(name, "dim") == 0              ? &o->m_d
+                 : strcmp(name, "seconds-per-byte") == 0 ? &o->m_beta
+                 : strcmp(name, "rank-gflops") == 0      ? &o->m_gflops
+                 : strcmp(name, "rank-memory") == 0      ? &o->m_memory
+                                                         : NULL;
+  if (real) {
+    SGM_CALL(cli_real(name, value, real));
+    SGM_CHECK(*real > 0, SGM_ERR_USAGE, "bench: --%s must be > 0", name);
     return 1;
   }
   int64_t *slot = strcmp(name, "particles") == 0 ? &o->particles
@@ -226,6 +245,44 @@ done:
   return err;
 }
 
+/*
+ * --model: the README's communication model for R ranks.  Per step and
+ * rank, on r rows x c columns, the kernel does 2 (1 + H) (P / r) (N / c) d
+ * flops at F flop/s, and the row's combination moves P / r records of
+ * H (d + 5) + 4 doubles up and down a tree of depth log2 c at beta s/byte.
+ */
+static void print_model(const struct bench_options *o) {
+  const double R = o->m_ranks, N = o->m_n, d = o->m_d, P = (double)o->particles;
+  const double H = o->heads, F = o->m_gflops * 1e9, beta = o->m_beta;
+  printf("sgmrun bench --model: R = %.0f ranks, N = %.0f, d = %.0f, P = %.0f "
+         "particles, %d head(s),\n  %.3g GFLOP/s per rank, %.3g s/byte on "
+         "the links, %.3g GiB of memory per rank\n",
+         R, N, d, P, o->heads, o->m_gflops, beta, o->m_memory);
+  printf("%8s %8s %12s %14s %14s %12s\n", "columns", "rows", "paths/row",
+         "shard MiB", "compute s", "comm / comp");
+  int picked = 0;
+  for (double c = 1; c <= R; c *= 2) {
+    if (fmod(R, c) != 0)
+      continue;
+    const double r = R / c, pr = ceil(P / r), shard = ceil(N / c);
+    const double flops = 2.0 * (1.0 + H) * pr * shard * d;
+    const double bytes = pr * (H * (d + 5) + 4) * 8.0;
+    const double comm = 2.0 * log2(c) * bytes * beta;
+    const double mib = shard * d * 8.0 / 1048576.0;
+    const bool fits = mib <= o->m_memory * 1024.0 * 0.5;
+    const char *note = !fits      ? "shard too large"
+                       : pr < 100 ? "under 100 paths a row: GEMMs lose speed"
+                       : !picked  ? "<- fewest columns that fit"
+                                  : "";
+    if (fits && pr >= 100 && !picked)
+      picked = 1;
+    printf("%8.0f %8.0f %12.0f %14.1f %14.3g %11.2f%% %s\n", c, r, pr, mib,
+           flops / F, 100.0 * comm / (flops / F), note);
+  }
+  printf("A shard may take half a rank's memory (the rest: particles, "
+         "records, work space).\n");
+}
+
 static int run_bench(int argc, char **argv) {
   struct cli_args args;
   struct bench_options o = {.particles = 512,
@@ -234,7 +291,13 @@ static int run_bench(int argc, char **argv) {
                             .seed = 1,
                             .nearest = 1,
                             .float32 = 1,
-                            .heads = 1};
+                            .heads = 1,
+                            .m_ranks = 1024,
+                            .m_n = 1e6,
+                            .m_d = 3072,
+                            .m_beta = 8e-11,
+                            .m_gflops = 70,
+                            .m_memory = 4};
   parse_shapes("10000x784,50000x784,10000x3072", &o);
   int err = cli_parse(argc, argv, &cli_bench_command, &args, bench_option, &o);
   if (!err && args.npositional)
@@ -248,6 +311,13 @@ static int run_bench(int argc, char **argv) {
                         SGM_MIXTURE_MAX_HEADS);
   cli_args_free(&args);
   SGM_CALL(sgm_error_agree(MPI_COMM_WORLD, err));
+  if (o.model) {
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank == 0)
+      print_model(&o);
+    return 0;
+  }
   sgm_grid_t *grid = NULL;
   SGM_CALL(sgm_grid_create(MPI_COMM_WORLD, (int)o.rows, 0, &grid));
   char grid_text[32];
@@ -312,6 +382,17 @@ const struct cli_command cli_bench_command = {
     "  --particle-block B, --centre-block B   kernel blocking (default "
     "512, 1024)\n"
     "  --seed S             data seed (default 1)\n"
+    "  --model              print the communication model instead of timing "
+    "(README,\n"
+    "                       Performance): per grid shape of --ranks R "
+    "(default 1024) the\n"
+    "                       shard, the compute time of a step and the "
+    "share the combination\n"
+    "                       adds, for --n N (1e6), --dim D (3072), "
+    "--particles, --heads,\n"
+    "                       --rank-gflops F (70), --seconds-per-byte B "
+    "(8e-11, InfiniBand\n"
+    "                       class) and --rank-memory GiB (4)\n"
     "Flops: 2 P N d (1 + H) per kernel evaluation; 2 P N d per DGEMM.  Rates "
     "are totals over\nall ranks (total flops / slowest rank's time).  Set "
     "OPENBLAS_NUM_THREADS to choose BLAS\nthreads per rank (default: 1 when "

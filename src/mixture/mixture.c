@@ -144,40 +144,43 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads) {
 }
 
 int sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard) {
-  mix->f32 = false;
+  mix->f32 = on && !mix->var && !mix->logw && !mix->lowdim;
   mix->f32_guard = guard;
-  if (!on || mix->var || mix->logw || mix->lowdim)
+  return 0;
+}
+
+/* The float32 copy of the shard, made on the first float32 evaluation (a
+ * mixture that is never evaluated in float32 never holds one). */
+static int ensure_float32_shard(sgm_mixture_t *mix) {
+  if (mix->y32)
     return 0;
   const int d = mix->d;
   const int64_t nl = mix->n_local;
-  if (!mix->y32) {
-    SGM_CALL(SGM_CALLOC(mix->centre, (size_t)d));
-    SGM_CALL(SGM_MALLOC_ALIGNED(mix->y32, (size_t)(nl > 0 ? nl : 1) * d));
-    SGM_CALL(SGM_MALLOC(mix->yc2, (size_t)nl + 1));
-    SGM_CALL(SGM_MALLOC(mix->cyc, (size_t)nl + 1));
-    /* c: the shard's mean, so that float32 carries the centres' spread
-     * rather than their offset from the origin. */
-    for (int64_t j = 0; j < nl; j++)
-      for (int k = 0; k < d; k++)
-        mix->centre[k] += mix->y[j * d + k];
-    for (int k = 0; k < d && nl > 0; k++)
-      mix->centre[k] /= (double)nl;
-    mix->ycnorm_max = 0.0;
-    for (int64_t j = 0; j < nl; j++) {
-      double s2 = 0.0, sc = 0.0;
-      for (int k = 0; k < d; k++) {
-        double t = mix->y[j * d + k] - mix->centre[k];
-        mix->y32[j * d + k] = (float)t;
-        s2 += t * t;
-        sc += mix->centre[k] * t;
-      }
-      mix->yc2[j] = s2;
-      mix->cyc[j] = sc;
-      mix->ycnorm_max = fmax(mix->ycnorm_max, sqrt(s2));
+  SGM_CALL(SGM_CALLOC(mix->centre, (size_t)d));
+  SGM_CALL(SGM_MALLOC(mix->yc2, (size_t)nl + 1));
+  SGM_CALL(SGM_MALLOC(mix->cyc, (size_t)nl + 1));
+  SGM_CALL(SGM_MALLOC_ALIGNED(mix->y32, (size_t)(nl > 0 ? nl : 1) * d));
+  /* c: the shard's mean, so that float32 carries the centres' spread
+   * rather than their offset from the origin. */
+  for (int64_t j = 0; j < nl; j++)
+    for (int k = 0; k < d; k++)
+      mix->centre[k] += mix->y[j * d + k];
+  for (int k = 0; k < d && nl > 0; k++)
+    mix->centre[k] /= (double)nl;
+  mix->ycnorm_max = 0.0;
+  for (int64_t j = 0; j < nl; j++) {
+    double s2 = 0.0, sc = 0.0;
+    for (int k = 0; k < d; k++) {
+      double t = mix->y[j * d + k] - mix->centre[k];
+      mix->y32[j * d + k] = (float)t;
+      s2 += t * t;
+      sc += mix->centre[k] * t;
     }
-    mix->ynorm_max_global = -1.0;
+    mix->yc2[j] = s2;
+    mix->cyc[j] = sc;
+    mix->ycnorm_max = fmax(mix->ycnorm_max, sqrt(s2));
   }
-  mix->f32 = true;
+  mix->ynorm_max_global = -1.0;
   return 0;
 }
 
@@ -426,6 +429,8 @@ int sgm_mixture_eval(sgm_mixture_t *mix, double m, double sigma2, int64_t p,
   const int threads = eval_threads(mix);
   int err = mix->lowdim ? ensure_records(mix, p, &mix->rec, &mix->rec_cap)
                         : ensure_workspace(mix, p, threads);
+  if (!err && mix->f32)
+    err = ensure_float32_shard(mix);
   if ((err = sgm_error_agree(mix->comm, err)) != 0)
     return err;
   const int d = mix->d, H = mix->nheads, rl = mix->layout.rec_len;
