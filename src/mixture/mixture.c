@@ -104,6 +104,7 @@ static void free_workspace(sgm_mixture_t *mix) {
     free(w->grow);
     free(w->yr);
     free(w->xr);
+    free(w->rerr);
   }
   free(mix->work);
   mix->work = NULL;
@@ -156,10 +157,21 @@ static int ensure_float32_shard(sgm_mixture_t *mix) {
     return 0;
   const int d = mix->d;
   const int64_t nl = mix->n_local;
-  SGM_CALL(SGM_CALLOC(mix->centre, (size_t)d));
-  SGM_CALL(SGM_MALLOC(mix->yc2, (size_t)nl + 1));
-  SGM_CALL(SGM_MALLOC(mix->cyc, (size_t)nl + 1));
-  SGM_CALL(SGM_MALLOC_ALIGNED(mix->y32, (size_t)(nl > 0 ? nl : 1) * d));
+  int err = SGM_CALLOC(mix->centre, (size_t)d);
+  if (!err)
+    err = SGM_MALLOC(mix->yc2, (size_t)nl + 1);
+  if (!err)
+    err = SGM_MALLOC(mix->cyc, (size_t)nl + 1);
+  if (!err)
+    err = SGM_MALLOC_ALIGNED(mix->y32, (size_t)(nl > 0 ? nl : 1) * d);
+  if (err) { /* nothing half made: the next attempt starts afresh */
+    free(mix->centre);
+    free(mix->yc2);
+    free(mix->cyc);
+    mix->centre = NULL;
+    mix->yc2 = mix->cyc = NULL;
+    return err;
+  }
   /* c: the shard's mean, so that float32 carries the centres' spread
    * rather than their offset from the origin. */
   for (int64_t j = 0; j < nl; j++)
@@ -211,7 +223,7 @@ double sgm_mixture_work_bytes(const sgm_mixture_t *mix, int64_t p) {
   double block =
       rows * mix->nb * (1 + mix->nheads) + (double)mix->nb + 2.0 * rows;
   if (mix->f32) /* the float32 buffers (half-size) and the redos' records */
-    block += 2.0 * mix->nb + rows +
+    block += 2.0 * mix->nb + 2.0 * rows +
              0.5 * (rows * mix->nb * (1 + mix->nheads) + 2.0 * rows * mix->d) +
              (double)p * (mix->layout.rec_len + mix->d + 1) / threads;
   const double records = (double)p * mix->layout.rec_len;
@@ -259,6 +271,7 @@ static int ensure_workspace(sgm_mixture_t *mix, int64_t p, int threads) {
         SGM_CALL(SGM_MALLOC_ALIGNED(w->grow, mix->nb));
         SGM_CALL(SGM_MALLOC_ALIGNED(w->yr, mix->nb));
         SGM_CALL(SGM_MALLOC(w->xr, rows));
+        SGM_CALL(SGM_MALLOC(w->rerr, rows));
       }
       SGM_CALL(SGM_MALLOC_ALIGNED(w->L, blk * mix->nheads));
       SGM_CALL(SGM_MALLOC_ALIGNED(w->tm, mix->nb));

@@ -92,7 +92,7 @@ struct worker {
    * float64, the per-block raw-distance offsets of the centres and the
    * particles' centred norms. */
   float *X32, *G32, *L32, *U32;
-  double *grow, *yr, *xr;
+  double *grow, *yr, *xr, *rerr; /* rerr: the raw distances' error bound */
   struct cand_list *cand;
   struct near_list *near;
   double *rec; /* threads > 0: their own records, p x rec_len */

@@ -375,12 +375,17 @@ static void block_start(const sgm_mixture_t *mix, struct worker *w,
       sr = sq;
     }
     w->xn2[i] = sq;
+    /* The float32 products behind the raw distances are those of x - m c,
+     * not x - c: their error scales with |x - m c| (and the float64 terms'
+     * with |(1 - m) c| <= |x - c| + |x - m c|), so the raw distances' bound
+     * takes the larger of the two norms. */
     if (f32)
-      w->xr[i] = sr;
+      w->xr[i] = sr, w->rerr[i] = expanded_error(mix, true, fmax(sq, sr), 1.0);
     record_reset(mix, rec + i * rl);
     cand_reset(&w->cand[i],
                candidate_drop(mix, hp, expanded_error(mix, f32, sq, m)));
-    near_reset(&w->near[i], 2.0 * expanded_error(mix, f32, sr, 1.0),
+    near_reset(&w->near[i],
+               2.0 * (f32 ? w->rerr[i] : expanded_error(mix, false, sr, 1.0)),
                f32 ? NEAR_F32 : NEAR);
   }
 }
@@ -466,7 +471,8 @@ static void stream_block(const sgm_mixture_t *mix, struct worker *w,
       ri[REC_E] = INFINITY;
     } else if (want_nearest) {
       finish_nearest(mix, w, x + i * d,
-                     expanded_error(mix, f32, f32 ? w->xr[i] : w->xn2[i], 1.0),
+                     f32 ? w->rerr[i]
+                         : expanded_error(mix, false, w->xn2[i], 1.0),
                      &w->near[i], ri + H * mix->layout.head_len);
     }
   }

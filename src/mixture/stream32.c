@@ -59,9 +59,8 @@ void sgm__f32_exclude(const sgm_mixture_t *mix, struct worker *w, int64_t i,
 /* The float32 stream's end for one particle (equal variances and weights):
  * every candidate, left out of the SGEMM, is added with its exact distance
  * (its approximate weight leaves Z); E, which summed the weights of the
- * float32 part, becomes a bound on their error: times e^{2 slack} - 1
- * (each of those weights and the maximum they are taken against may be off
- * by the slack; +inf when the near list overflowed, see stream_block); and
+ * float32 part, becomes a bound on what they and Z's rounding can be off
+ * by (+inf when the near list overflowed, see stream_block); and
  * the weighted centres, summed centred, are moved back by Z c. */
 void sgm__f32_finish(const sgm_mixture_t *mix, const struct head_params *hp,
                      double m, const double *x, double xq,
@@ -82,20 +81,29 @@ void sgm__f32_finish(const sgm_mixture_t *mix, const struct head_params *hp,
         hr[k] *= f;
       hr[REC_M] = top;
     }
+    double zsum = hr[REC_Z]; /* what Z's rounding is relative to */
     for (int k = 0; k < c->count; k++) {
       const int64_t j = c->j[k];
       const double *mu = mix->y + j * d;
       double we = exp(logit(mix, &hp[h], j, q_exact[k]) - hr[REC_M]);
       double wa = exp(logit(mix, &hp[h], j, c->q[k]) - hr[REC_M]);
       hr[REC_Z] += we - wa;
+      zsum += we + wa;
       for (int t = 0; t < d; t++)
         hr[REC_U + t] += we * (mu[t] - mix->centre[t]);
     }
-    /* E held the float32 part's weights (rounded to float32: 1 + 2^-23
-     * covers that); each may be off by e^{2 slack} - 1.  A weight flushed
+    /* E held the float32 part's weights; each may be off by e^{2 slack} - 1
+     * (its logit and the maximum), its float32 rounding (2^-24, and the
+     * SGEMM's sums of nb of them, (nb + 2) 2^-24).  Z's own rounding after
+     * the candidates' approximate weights left it (cancellation when they
+     * far exceeded the exact ones) joins the same budget.  A weight flushed
      * within drop of the maximum that did not find room in the full list
      * could be anything: no bound. */
-    hr[REC_E] *= (1.0 + FLT_EPSILON) * expm1(2.0 * logit_slack(&hp[h], 0, dq));
+    const double u32 = 0.5 * FLT_EPSILON;
+    if (hr[REC_E] > 0)
+      hr[REC_E] *= (1.0 + 2.0 * u32) * expm1(2.0 * logit_slack(&hp[h], 0, dq)) +
+                   (mix->nb + 3) * u32;
+    hr[REC_E] += 4.0 * DBL_EPSILON * zsum;
     if (h == 0 && c->count == CAND && c->lost >= hr[REC_M] - c->drop)
       hr[REC_E] = INFINITY;
     for (int t = 0; t < d; t++)

@@ -134,6 +134,122 @@ static void test_cancellation(void) {
   free(y);
 }
 
+/*
+ * The raw distances of the nearest search come from the SGEMM of x - m c
+ * (the particle centred for the logits), so their error scales with
+ * |x - m c|, which for m < 1 and data far from the origin is far larger
+ * than |x - c|: one cluster of 24 examples 1e-3 apart around B(1,...,1),
+ * points 3e-4 from a member, m = 0.01 and sigma^2 = 1e4 (a flat mixture,
+ * so the guard has nothing to redo).  A bound built on |x - c| prunes the
+ * true nearest (wrong index and distance); the nearest and second nearest
+ * must be the reference's.
+ */
+static void test_far_cluster_nearest(void) {
+  const int d = 16, n = 24, p = 8;
+  double *y = random_data(n, d, 77, -1e-3, 1e-3);
+  for (int j = 0; j < n * d; j++)
+    y[j] += 3e4;
+  double *x = random_data(p, d, 78, -3e-4 / 4, 3e-4 / 4);
+  for (int i = 0; i < p; i++)
+    for (int k = 0; k < d; k++)
+      x[i * d + k] += y[(3 * i % n) * d + k];
+  double hv[1] = {0.0};
+  const double ms[3] = {0.5, 0.1, 0.01};
+  for (int threads = 1; threads <= 2; threads++) {
+    sgm_mixture_t *mix = make32(n, d, y, 1, hv, threads, 5);
+    for (int k = 0; k < 3; k++)
+      for (double s2 = 1.0; s2 <= 1e4; s2 *= 100)
+        check_points(mix, n, d, y, NULL, NULL, 1, hv, ms[k], s2, p, x,
+                     "far cluster", TOL);
+    sgm_mixture_destroy(&mix);
+  }
+  free(x);
+  free(y);
+}
+
+/*
+ * Blockings and shards the defaults do not reach: two heads with 1 to 4
+ * threads (N = 1100: up to 4 workers of 256 centres), centre blocks of 5,
+ * 16 and 64 and particle blocks of 7 (p = 19, not a multiple); shards of
+ * fewer centres than candidates (N = 3, 7) and just more (9), d = 4 .. 8.
+ */
+static void test_blockings(void) {
+  double hv[2] = {0.0, 0.01};
+  const double times[] = {1.0, 0.1, 0.01, 1e-3};
+  const int nt = (int)(sizeof times / sizeof *times);
+  const int64_t n = 1100;
+  const int d = 13;
+  double *y = random_data(n, d, 3, -1.0, 1.0);
+  const int nbs[3] = {5, 16, 64};
+  for (int threads = 1; threads <= 4; threads++)
+    for (int b = 0; b < 3; b++) {
+      sgm_mixture_t *mix = make32(n, d, y, 2, hv, threads, nbs[b]);
+      sgm_mixture_set_blocking(mix, 7, 0);
+      char label[64];
+      snprintf(label, sizeof label, "threads %d block 7x%d ", threads, nbs[b]);
+      check_vp_times(mix, n, d, y, 2, hv, 19, times, nt, TOL, label);
+      sgm_mixture_destroy(&mix);
+    }
+  free(y);
+  const int ns[3] = {3, 7, 9};
+  for (int a = 0; a < 3; a++)
+    for (int dd = 4; dd <= 8; dd++) {
+      double *ys = random_data(ns[a], dd, 11 + (uint64_t)dd, -1.0, 1.0);
+      sgm_mixture_t *mix = make32(ns[a], dd, ys, 2, hv, 1, 2);
+      sgm_mixture_set_blocking(mix, 4, 0);
+      check_vp_times(mix, ns[a], dd, ys, 2, hv, 7, times, nt, TOL,
+                     "small shard ");
+      sgm_mixture_destroy(&mix);
+      free(ys);
+    }
+}
+
+/*
+ * Evictions: the centres sorted by decreasing distance to the particles,
+ * so that every block brings better candidates and pushes out ones already
+ * left out of the SGEMM (added back with their approximate weights).
+ */
+static void test_evictions(void) {
+  const int64_t n = 400;
+  const int d = 10, p = 5;
+  double *y = random_data(n, d, 5, -1.0, 1.0);
+  double *x0 = random_data(1, d, 6, -0.2, 0.2);
+  double *dist = malloc(sizeof *dist * (size_t)n);
+  for (int64_t j = 0; j < n; j++) {
+    dist[j] = 0;
+    for (int k = 0; k < d; k++)
+      dist[j] += (y[j * d + k] - x0[k]) * (y[j * d + k] - x0[k]);
+  }
+  for (int64_t i = 1; i < n; i++) /* insertion sort, farthest first */
+    for (int64_t j = i; j > 0 && dist[j] > dist[j - 1]; j--) {
+      double t = dist[j];
+      dist[j] = dist[j - 1];
+      dist[j - 1] = t;
+      for (int k = 0; k < d; k++) {
+        t = y[j * d + k];
+        y[j * d + k] = y[(j - 1) * d + k];
+        y[(j - 1) * d + k] = t;
+      }
+    }
+  double x[5 * 10];
+  for (int i = 0; i < p; i++)
+    for (int k = 0; k < d; k++)
+      x[i * d + k] = x0[k] * (1 + 0.01 * i);
+  double hv[2] = {0.0, 0.01};
+  const double s2[4] = {1e-3, 1e-2, 0.05, 0.2};
+  for (int nb = 1; nb <= 64; nb *= 4) {
+    sgm_mixture_t *mix = make32(n, d, y, 2, hv, 1, nb);
+    sgm_mixture_set_blocking(mix, 2, 0);
+    for (int k = 0; k < 4; k++)
+      check_points(mix, n, d, y, NULL, NULL, 2, hv, 0.99, s2[k], p, x,
+                   "evictions", TOL);
+    sgm_mixture_destroy(&mix);
+  }
+  free(dist);
+  free(x0);
+  free(y);
+}
+
 /* Unequal variances and d <= 3 have no float32 stream: they stay float64. */
 static void test_not_applicable(void) {
   double y[6] = {0, 0, 1, 1, 2, 0}, hv[1] = {0};
@@ -164,6 +280,9 @@ int main(int argc, char **argv) {
   test_vp_times(300, 784, 6, 1, 0);
   test_vp_times(700, 37, 12, 3, 16);
   test_cancellation();
+  test_far_cluster_nearest();
+  test_blockings();
+  test_evictions();
   test_not_applicable();
   return sgm_test_finish();
 }

@@ -17,6 +17,14 @@
 
 #define TOL 1e-12
 
+/* The float32 stream (when set): its guard, the tolerance against the
+ * single-rank float32 evaluation (each shard is centred at its own mean, so
+ * the float32 roundings differ with the sharding), and the redone count of
+ * the last evaluation. */
+static int use_f32;
+static double f32_guard, tol = TOL;
+static int64_t f32_redone;
+
 struct results {
   double *score, *denoised, *lp, *dist;
   int64_t *idx;
@@ -53,6 +61,8 @@ static void evaluate(const double *y, int64_t n, int d, int64_t c_first,
   sgm_mixture_t *mix = NULL;
   ASSERT_OK(sgm_mixture_create(&desc, 2, hv, &mix));
   sgm_mixture_set_blocking(mix, 16, 32);
+  if (use_f32)
+    ASSERT_OK(sgm_mixture_set_float32(mix, 1, f32_guard));
   sgm_mixture_out_t out[2];
   for (int h = 0; h < 2; h++)
     out[h] = (sgm_mixture_out_t){.score = r->score + h * stride * d,
@@ -60,6 +70,10 @@ static void evaluate(const double *y, int64_t n, int d, int64_t c_first,
                                  .denoised = r->denoised + h * stride * d};
   sgm_nearest_t near = {.index = r->idx, .distance = r->dist};
   ASSERT_OK(sgm_mixture_eval(mix, m, s2, count, x, out, &near));
+  int64_t evals = 0;
+  f32_redone = 0;
+  if (use_f32 && sgm_mixture_is_float32(mix))
+    sgm_mixture_float32_stats(mix, &evals, &f32_redone);
   sgm_mixture_destroy(&mix);
 }
 
@@ -105,6 +119,10 @@ static void run_case(int64_t n, int d, int64_t p, int rows, double m,
   MPI_Bcast(mine, (int)len, MPI_DOUBLE, 0, grid->row);
   ASSERT_TRUE(memcmp(mine, got.score, sizeof *mine * (size_t)len) == 0);
   free(mine);
+  /* ... and the float32 guard redid the same particles on each. */
+  int64_t redone = f32_redone;
+  MPI_Bcast(&redone, 1, MPI_INT64_T, 0, grid->row);
+  ASSERT_INT_EQ(redone, f32_redone);
 
   for (int64_t i = 0; i < p_count; i++) {
     int64_t g = p_first + i;
@@ -115,13 +133,13 @@ static void run_case(int64_t n, int d, int64_t p, int rows, double m,
                           ref.score + (h * p + g) * d, d);
       double ed = rel_err(got.denoised + (h * p_count + i) * d,
                           ref.denoised + (h * p + g) * d, d);
-      if (!(es <= TOL && ed <= TOL))
+      if (!(es <= tol && ed <= tol))
         SGM_TEST_FAIL("grid %dx%d, N=%lld, particle %lld head %d: score %.2e "
                       "denoised %.2e",
                       grid->rows, grid->cols, (long long)n, (long long)g, h, es,
                       ed);
       ASSERT_NEAR(got.lp[h * p_count + i], ref.lp[h * p + g],
-                  TOL * fmax(1, fabs(ref.lp[h * p + g])));
+                  tol * fmax(1, fabs(ref.lp[h * p + g])));
     }
   }
   free_results(&got);
@@ -149,5 +167,23 @@ int main(int argc, char **argv) {
   }
   /* rows = auto */
   run_case(5000, 20, 23, 0, 0.8, 0.01);
+  /* The float32 stream: the same checks at its tolerance, with the guard
+   * at its default and at one that sends every particle back to float64
+   * (collectively: the ranks of a row must redo alike); with empty shards
+   * (N = 3 over up to 4 columns) and d > 3. */
+  use_f32 = 1;
+  tol = 1e-5;
+  const double guards[2] = {0.1, 0.0};
+  for (int k = 0; k < 2; k++) {
+    f32_guard = guards[k];
+    for (int rows = 1; rows <= size; rows++) {
+      if (size % rows)
+        continue;
+      run_case(1000, 50, 37, rows, 0.9, 0.05);
+      run_case(1000, 50, 37, rows, 0.9999, 1e-5);
+      run_case(3, 5, 11, rows, 0.7, 0.3);
+      run_case(7, 9, 11, rows, 0.99, 1e-3);
+    }
+  }
   return sgm_test_finish();
 }
