@@ -18,7 +18,7 @@ import h5py
 
 from sgmrun_test import (FASHION, MPIEXEC, SGMRUN, check, children,
                          differences, finish, kill_all, run, scratch, start,
-                         status, write_config)
+                         status, write_config, TIMEOUT_SCALE)
 
 DIR = scratch("run_faults")
 for name in os.listdir(DIR):
@@ -127,6 +127,11 @@ def one_rank(sig, what):
     except Exception:  # noqa: BLE001 -- a hang
         check(False, f"{what}: the job hangs after a rank died")
     kill_all(p)
+    # The launcher has returned; its remaining rank may still be exiting (a
+    # sanitizer build's exit takes a while): give it a few seconds.
+    gone = time.time() + 10 * TIMEOUT_SCALE
+    while any(alive(pid) for pid in ranks) and time.time() < gone:
+        time.sleep(0.05)
     check(not any(alive(pid) for pid in ranks), f"{what}: ranks left behind")
     opens(out, what)
     finished_like_reference(out, what)
