@@ -18,24 +18,13 @@ Exits 1, naming them, if a file is missing, unreadable or not `complete`
 (the table, summary and figures still cover the readable ones).
 """
 import argparse
-import importlib.machinery
-import importlib.util
 import os
 import sys
 
 from run_summary import summarise
-from sgm_results import EXPERIMENTS, Run, command_of, error_text, final_row, guarded, write_table
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def script(name):
-    """One of the extension-less scripts beside this one, as a module."""
-    loader = importlib.machinery.SourceFileLoader(name, os.path.join(HERE, name))
-    spec = importlib.util.spec_from_loader(name, loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+from sgm_figures import draw_all
+from sgm_report import write_report
+from sgm_results import EXPERIMENTS, Run, error_text, final_row, guarded, write_table
 
 
 def main():
@@ -51,13 +40,14 @@ def main():
         print(f"Experiment {args.experiment}: {len(args.files)} file(s)", file=summary)
         for path in args.files:
             try:
-                command = command_of(path)
+                run = Run(path)
+                command = run.attrs.get("command", "")
                 if command != "run":
                     problems.append(f"{path}: not an sgmrun run file (command {command or 'none'})")
                     continue
-                row = final_row(path)
+                row = final_row(run)
                 summarise(path, summary)
-                runs.append(Run(path))
+                runs.append(run)
             except (OSError, KeyError, ValueError) as e:
                 message = error_text(e)
                 problems.append(message if message.startswith(path) else f"{path}: cannot read: {message}")
@@ -71,12 +61,11 @@ def main():
     print(f"post.py: {args.experiment}: {len(rows)} run(s) -> {table}, {os.path.join(args.out, 'summary.txt')}")
     if runs:
         experiment = args.experiment if args.experiment in EXPERIMENTS else None
-        figures = script("figures")
-        written = figures.draw_all(runs, os.path.join(args.out, "figures"), experiment,
-                                   log=lambda line: print(f"post.py: {line}"),
-                                   warn=lambda m: print(f"post.py: warning: {m}", file=sys.stderr))
-        report = script("report")
-        print(f"post.py: report -> {report.write_report(args.out, runs, title=args.experiment, figures=written)}")
+        written = draw_all(runs, os.path.join(args.out, "figures"), experiment,
+                           log=lambda line: print(f"post.py: {line}"),
+                           warn=lambda m: print(f"post.py: warning: {m}", file=sys.stderr))
+        page = write_report(args.out, runs, title=args.experiment, figures=written)
+        print(f"post.py: report -> {page}")
     for p in problems:
         print(f"post.py: error: {p}", file=sys.stderr)
     return 1 if problems else 0

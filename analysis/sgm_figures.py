@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
-from sgm_results import class_name, training_images, warn  # noqa: E402
+from sgm_results import class_name, final_row, training_images, warn, write_table  # noqa: E402
 
 plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10,
                      "axes.grid": True, "grid.alpha": 0.3, "legend.fontsize": 8})
@@ -434,3 +434,36 @@ def draw(experiment, runs, out_dir, prefix, warn=warn):
         name = prefix if fid == experiment and prefix.endswith(fid) else f"{prefix}-{fid}"
         done[fid] = FIGURES[fid][0](runs, os.path.join(out_dir, name), warn=warn)
     return done
+
+
+def groups_of(runs, experiment):
+    """{(group, experiment): [runs]} in first-seen order."""
+    groups = {}
+    for r in runs:
+        key = (experiment, experiment) if experiment else (r.group, r.experiment)
+        groups.setdefault(key, []).append(r)
+    return groups
+
+
+def draw_all(runs, out, experiment=None, log=print, warn=warn):
+    """Draws every group's figures into out (grouped by run name, or all as
+    one group named `experiment`), with the sweep figure's CSV table beside
+    it; logs what it wrote; returns [(group, id, paths)]."""
+    written = []
+    for (group, exp), members in groups_of(runs, experiment).items():
+        drawn = draw(exp, members, out, group, warn)
+        for fid, paths in drawn.items():
+            if fid == "S":
+                table = os.path.splitext(paths[0])[0] + ".csv"
+                write_table([final_row(r) for r in members], table)
+                paths = paths + [table]
+            written.append((group, fid, paths))
+            log(f"figures: {group}: {fid} -> {', '.join(paths)}")
+        if not drawn:
+            log(f"figures: {group}: no figure applies to its {len(members)} run(s)"
+                + (f" (experiment {exp})" if exp else ""))
+        for r in members:
+            if r.status != "complete":
+                log(f"figures: note: {r.path} is {r.status}, not complete; drawn as far as it was "
+                    f"saved ({r.saved} saved steps)")
+    return written

@@ -321,20 +321,17 @@ FINAL_COLUMNS = [
 ]
 
 
-def final_row(path):
-    """One run's identity and its diagnostics at the last saved step: a dict
+def final_row(run):
+    """A Run's identity and its diagnostics at the last saved step: a dict
     with file, status, task, the swept values, t_final and FINAL_COLUMNS
-    (None where the run did not compute a diagnostic)."""
-    with open_h5(path) as f:
-        a = f.attrs
-        row = {"file": path, "status": text(a.get("status", "unknown")),
-               "task": int(a["task"]) if "task" in a else None}
-        row.update(swept(a))
-        t = f["time"][...] if "time" in f else np.array([])
-        row["t_final"] = float(t[-1]) if len(t) else None
-        d = f.get("diagnostics")
-        for name, column in FINAL_COLUMNS:
-            row[column] = float(d[name][len(t) - 1]) if d is not None and name in d and len(t) else None
+    (None where the run did not compute a diagnostic, or saved no step)."""
+    row = {"file": run.path, "status": run.status, "task": run.task}
+    row.update(run.swept)
+    last = run.saved - 1
+    row["t_final"] = float(run.time[last]) if run.saved else None
+    for name, column in FINAL_COLUMNS:
+        v = run.diag.get(name)
+        row[column] = float(v[last]) if v is not None and run.saved and len(v) > last else None
     return row
 
 

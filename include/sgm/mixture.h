@@ -119,7 +119,7 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads);
  * weights with d > 3 have a float32 stream; others stay float64
  * (sgm_mixture_is_float32 says). Not collective.
  */
-int sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard);
+void sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard);
 int sgm_mixture_is_float32(const sgm_mixture_t *mix);
 
 /** Particle evaluations of the float32 stream so far, and how many of them

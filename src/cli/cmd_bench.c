@@ -174,8 +174,8 @@ static int bench_shape(const sgm_grid_t *grid, const struct bench_options *o,
   err = sgm_mixture_create(&desc, o->heads, hv, &mix);
   if (!err && o->float32)
     err = sgm_mixture_create(&desc, o->heads, hv, &mix32);
-  if (!err && o->float32)
-    err = sgm_mixture_set_float32(mix32, 1, 0.1);
+  if (mix32)
+    sgm_mixture_set_float32(mix32, 1, 0.1);
   SGM_CALL_GOTO(sgm_error_agree(grid->world, err), done);
   sgm_mixture_set_blocking(mix, o->particle_block, o->centre_block);
   if (mix32)

@@ -144,23 +144,16 @@ static int training_datasets(struct run *r) {
   const sgm_dataset_t *data = r->data;
   const int64_t n = r->grid->my_row == 0 ? data->n_local : 0;
   int err = 0;
-  int64_t *labels = NULL;
   SGM_CALL(sgm_output_write_rows(
       r->out, "training/source_index", H5T_NATIVE_INT64, data->n, 0,
       data->offset, n, data->source_index,
       "index in the data source of each training example as loaded (row i "
       "is nearest_index i)",
       "index"));
-  if (data->labels) {
-    SGM_CALL(SGM_MALLOC(labels, (size_t)n + 1));
-    for (int64_t i = 0; i < n; i++)
-      labels[i] = data->labels[i];
-    err = sgm_output_write_rows(
-        r->out, "training/label", H5T_NATIVE_INT64, data->n, 0, data->offset, n,
-        labels, "class label of each training example", "class");
-    free(labels);
-    SGM_CALL(err);
-  }
+  if (data->labels)
+    SGM_CALL(sgm_output_write_rows(
+        r->out, "training/label", H5T_NATIVE_INT32, data->n, 0, data->offset, n,
+        data->labels, "class label of each training example", "class"));
   hid_t g = H5Gopen2(sgm_output_file(r->out), "training", H5P_DEFAULT);
   SGM_CHECK(g >= 0, SGM_ERR_HDF5, "cannot reopen /training");
   err =

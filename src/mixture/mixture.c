@@ -104,7 +104,6 @@ static void free_workspace(sgm_mixture_t *mix) {
     free(w->grow);
     free(w->yr);
     free(w->xr);
-    free(w->rerr);
   }
   free(mix->work);
   mix->work = NULL;
@@ -144,10 +143,9 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads) {
   mix->threads = threads > 0 ? threads : 0;
 }
 
-int sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard) {
+void sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard) {
   mix->f32 = on && !mix->var && !mix->logw && !mix->lowdim;
   mix->f32_guard = guard;
-  return 0;
 }
 
 /* The float32 copy of the shard, made on the first float32 evaluation (a
@@ -223,7 +221,7 @@ double sgm_mixture_work_bytes(const sgm_mixture_t *mix, int64_t p) {
   double block =
       rows * mix->nb * (1 + mix->nheads) + (double)mix->nb + 2.0 * rows;
   if (mix->f32) /* the float32 buffers (half-size) and the redos' records */
-    block += 2.0 * mix->nb + 2.0 * rows +
+    block += 2.0 * mix->nb + rows +
              0.5 * (rows * mix->nb * (1 + mix->nheads) + 2.0 * rows * mix->d) +
              (double)p * (mix->layout.rec_len + mix->d + 1) / threads;
   const double records = (double)p * mix->layout.rec_len;
@@ -271,7 +269,6 @@ static int ensure_workspace(sgm_mixture_t *mix, int64_t p, int threads) {
         SGM_CALL(SGM_MALLOC_ALIGNED(w->grow, mix->nb));
         SGM_CALL(SGM_MALLOC_ALIGNED(w->yr, mix->nb));
         SGM_CALL(SGM_MALLOC(w->xr, rows));
-        SGM_CALL(SGM_MALLOC(w->rerr, rows));
       }
       SGM_CALL(SGM_MALLOC_ALIGNED(w->L, blk * mix->nheads));
       SGM_CALL(SGM_MALLOC_ALIGNED(w->tm, mix->nb));

@@ -76,6 +76,7 @@ struct near_list { /* the cap smallest approximate raw distances */
    * be one of the two nearest. */
   double threshold;
   double slack2; /* twice the error bound of this particle's distances */
+  double band;   /* the second smallest plus slack2 (+inf below two) */
   /* An entry within slack2 of the second smallest was dropped for want of
    * room: the two nearest are then found by an exact scan. */
   bool overflow;
@@ -92,7 +93,7 @@ struct worker {
    * float64, the per-block raw-distance offsets of the centres and the
    * particles' centred norms. */
   float *X32, *G32, *L32, *U32;
-  double *grow, *yr, *xr, *rerr; /* rerr: the raw distances' error bound */
+  double *grow, *yr, *xr;
   struct cand_list *cand;
   struct near_list *near;
   double *rec; /* threads > 0: their own records, p x rec_len */

@@ -352,6 +352,16 @@ static void finish_nearest(const sgm_mixture_t *mix, const struct worker *w,
   }
 }
 
+/* The error bound of particle i's approximate raw distances.  The float32
+ * products behind them are those of x - m c, not x - c: their error scales
+ * with |x - m c| (and the float64 terms' with |(1 - m) c| <= |x - c| +
+ * |x - m c|), so the bound takes the larger of the two norms. */
+static double raw_error(const sgm_mixture_t *mix, const struct worker *w,
+                        int64_t i, bool f32) {
+  return f32 ? expanded_error(mix, true, fmax(w->xn2[i], w->xr[i]), 1.0)
+             : expanded_error(mix, false, w->xn2[i], 1.0);
+}
+
 /* Before a block: each particle's norms, record, candidate and near
  * lists.  The float32 stream also centres and rounds the particles. */
 static void block_start(const sgm_mixture_t *mix, struct worker *w,
@@ -375,17 +385,12 @@ static void block_start(const sgm_mixture_t *mix, struct worker *w,
       sr = sq;
     }
     w->xn2[i] = sq;
-    /* The float32 products behind the raw distances are those of x - m c,
-     * not x - c: their error scales with |x - m c| (and the float64 terms'
-     * with |(1 - m) c| <= |x - c| + |x - m c|), so the raw distances' bound
-     * takes the larger of the two norms. */
     if (f32)
-      w->xr[i] = sr, w->rerr[i] = expanded_error(mix, true, fmax(sq, sr), 1.0);
+      w->xr[i] = sr;
     record_reset(mix, rec + i * rl);
     cand_reset(&w->cand[i],
                candidate_drop(mix, hp, expanded_error(mix, f32, sq, m)));
-    near_reset(&w->near[i],
-               2.0 * (f32 ? w->rerr[i] : expanded_error(mix, false, sr, 1.0)),
+    near_reset(&w->near[i], 2.0 * raw_error(mix, w, i, f32),
                f32 ? NEAR_F32 : NEAR);
   }
 }
@@ -470,10 +475,8 @@ static void stream_block(const sgm_mixture_t *mix, struct worker *w,
        * an exact scan of the shard for each particle). */
       ri[REC_E] = INFINITY;
     } else if (want_nearest) {
-      finish_nearest(mix, w, x + i * d,
-                     f32 ? w->rerr[i]
-                         : expanded_error(mix, false, w->xn2[i], 1.0),
-                     &w->near[i], ri + H * mix->layout.head_len);
+      finish_nearest(mix, w, x + i * d, raw_error(mix, w, i, f32), &w->near[i],
+                     ri + H * mix->layout.head_len);
     }
   }
 }

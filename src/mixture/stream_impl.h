@@ -58,7 +58,7 @@ static inline void cand_store(struct cand_list *c, int slot, double l, double q,
 static inline void near_reset(struct near_list *nl, double slack2, int cap) {
   nl->count = 0;
   nl->cap = cap;
-  nl->threshold = INFINITY;
+  nl->threshold = nl->band = INFINITY;
   nl->slack2 = slack2;
   nl->overflow = false;
 }
@@ -78,7 +78,7 @@ static inline double near_second(const struct near_list *nl) {
  * the list; between the threshold and the band (second + slack2) it cannot
  * join a full list, which then overflows. */
 static inline double near_gate(const struct near_list *nl) {
-  return nl->overflow ? nl->threshold : near_second(nl) + nl->slack2;
+  return nl->overflow ? nl->threshold : nl->band;
 }
 
 /* Offers an entry that passed the gate. */
@@ -100,7 +100,7 @@ static inline void near_offer(struct near_list *nl, double r, int64_t j) {
   }
   nl->r[slot] = r;
   nl->j[slot] = j;
-  const double band = near_second(nl) + nl->slack2;
+  const double band = nl->band = near_second(nl) + nl->slack2;
   if (out < band)
     nl->overflow = true; /* pushed out from within the band */
   double last = -INFINITY;
