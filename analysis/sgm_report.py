@@ -1,10 +1,13 @@
 """The results report (analysis/report, post.py): one self-contained HTML
 page of a group of runs, their figures embedded as PNG data and a table of
-each run's configuration summary and key numbers."""
+each run's configuration summary and key numbers (for a Jacobian analysis,
+experiment W: the times analysed and the median local dimension at each)."""
 import base64
 import datetime
 import html
 import os
+
+import numpy as np
 
 from sgm_figures import FIGURES, draw_all
 from sgm_results import final_row
@@ -53,12 +56,43 @@ def _number(value):
     return f"{value:.4g}" if value is not None else ""
 
 
+def _jacobian_times(runs):
+    """The listed times of the runs' Jacobian analyses, ascending, each once."""
+    times = []
+    for r in runs:
+        if r.jacobian is not None:
+            for t in r.jacobian.planned:
+                if not any(np.isclose(t, u, rtol=1e-9, atol=0) for u in times):
+                    times.append(float(t))
+    return sorted(times)
+
+
+def _jacobian_cells(run, times):
+    """The Jacobian columns of a run: times written of those listed, and
+    the median local dimension at each of `times` (empty where not written)."""
+    jac = run.jacobian
+    if jac is None:
+        return ["<td></td>"] + ["<td></td>" for _ in times]
+    short = jac.done < len(jac.planned)
+    cells = [f"<td class=\"{'bad' if short else 'num'}\">{jac.done}/{len(jac.planned)}</td>"]
+    ld = jac.series("local_dimension")
+    for t in times:
+        hit = np.flatnonzero(np.isclose(jac.listed, t, rtol=1e-9, atol=0))
+        value = float(np.median(ld[hit[0]])) if ld is not None and len(hit) else None
+        cells.append(f"<td class=\"num\">{'' if value is None else f'{value:g}'}</td>")
+    return cells
+
+
 def run_table(runs, base):
     keys = []
     for r in runs:
         keys += [k for k in r.swept if k not in keys]
+    times = _jacobian_times(runs)
+    jacobian = any(r.jacobian is not None for r in runs)
     head = (["file", "status"] + keys + ["drift", "data", "sampler", "ranks (grid)", "seed",
                                          "wall", "t (last saved)"] + [label for _, label in NUMBERS])
+    if jacobian:
+        head += ["Jacobian: times analysed"] + [f"median local dimension r_t, t = {t:g}" for t in times]
     out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
     for r in runs:
         last = final_row(r)
@@ -71,6 +105,8 @@ def run_table(runs, base):
                    r.attrs.get("seed", ""), _wall(r))]
         cells.append(f"<td class=\"num\">{_number(float(r.time[-1]) if r.saved else None)}</td>")
         cells += [f"<td class=\"num\">{_number(last[name])}</td>" for name, _ in NUMBERS]
+        if jacobian:
+            cells += _jacobian_cells(r, times)
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</table>")
     return "\n".join(out)

@@ -159,6 +159,10 @@ class Run:
             self.last_particles = None
             if "particles" in f and self.saved:
                 self.last_particles = f["particles"][self.saved - 1].astype(float)
+            self.jacobian = None
+            if "jacobian" in f:
+                self.jacobian = Jacobian(path, f["jacobian"],
+                                         _reals(config_value(self.config, "jacobian", "times")), self)
             self.training = {}
             if "training" in f:
                 g = f["training"]
@@ -179,6 +183,12 @@ class Run:
         except (TypeError, ValueError):
             return default
 
+    def marginal(self, t):
+        """(m(t), sigma(t)^2) of the run's forward SDE (DESIGN.md section 2:
+        vp, ve, ou, with the configuration's parameters)."""
+        return marginal(self.value("sde", "kind") or "vp", t,
+                        **{k: self.number("sde", k, SDE_DEFAULTS[k]) for k in SDE_DEFAULTS})
+
     @property
     def saved(self):
         """Saved steps present (an interrupted run has fewer than planned)."""
@@ -194,6 +204,8 @@ class Run:
         kind, model = self.value("perturb", "kind"), self.value("drift", "model")
         if key == "drift.model":
             return True
+        if key == "perturb.kind":  # shown, as "+ KIND (...)" or by its absence (none)
+            return kind is not None
         if key == "drift.bandwidth":
             return model == "smoothed"
         if not key.startswith("perturb.") or kind in (None, "none"):
@@ -295,14 +307,14 @@ class Run:
 
 
 def load_runs(inputs, warn=warn):
-    """Run objects for the sgmrun run files among inputs, in file order.
-    Score and jacobian files and HDF5 files of other programs are skipped; so
+    """Run objects for the sgmrun run and jacobian files among inputs, in
+    file order.  Score files and HDF5 files of other programs are skipped; so
     are files in a directory that cannot be read (e.g. not HDF5), with a
     warning; a file given by name that cannot be read is an error (OSError)."""
     runs = []
     for path, named in run_files(inputs):
         try:
-            if command_of(path) == "run":
+            if command_of(path) in ("run", "jacobian"):
                 runs.append(Run(path))
         except (OSError, KeyError) as e:
             if named:
@@ -339,16 +351,224 @@ def write_table(rows, path):
     """A CSV table of final_row dicts: file, task, the swept keys, status,
     t_final and FINAL_COLUMNS; floats written with repr (every digit, so the
     numbers equal the files'), empty cells where a value is missing."""
+    _write_csv(rows, path, lambda swept: ["file", "task"] + swept + ["status", "t_final"]
+               + [c for _, c in FINAL_COLUMNS])
+
+
+def _write_csv(rows, path, columns_of):
+    """rows (dicts) as CSV: the columns columns_of(the swept keys, in order
+    of appearance), floats with repr (every digit), None as an empty cell."""
     swept_keys = []
     for row in rows:
         swept_keys += [k for k in row if "." in k and k not in swept_keys]
-    columns = ["file", "task"] + swept_keys + ["status", "t_final"] + [c for _, c in FINAL_COLUMNS]
+    columns = columns_of(swept_keys)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(columns)
         for row in rows:
             w.writerow(["" if row.get(c) is None else (repr(row[c]) if isinstance(row[c], float) else row[c])
                         for c in columns])
+
+
+# ---------------------------------------------------------------------------
+# The Jacobian analysis (/jacobian; experiment W, DESIGN.md "Jacobian analysis").
+
+SDE_DEFAULTS = {"beta_min": 0.1, "beta_max": 20.0, "sigma_min": 0.01, "sigma_max": 50.0}
+
+
+def marginal(kind, t, beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0):
+    """(m(t), sigma(t)^2) of the forward SDE `kind` (DESIGN.md section 2): the
+    marginal given X_0 = y is N(m y, sigma^2 I).  t may be an array."""
+    t = np.asarray(t, dtype=float)
+    if kind == "vp":
+        b = beta_min * t + 0.5 * (beta_max - beta_min) * t * t
+        return np.exp(-b / 2), -np.expm1(-b)
+    if kind == "ve":
+        return np.ones_like(t), sigma_min ** 2 * ((sigma_max / sigma_min) ** (2 * t) - 1)
+    if kind == "ou":
+        return np.exp(-t), -np.expm1(-2 * t)
+    raise ValueError(f"[sde] kind = {kind}: unknown")
+
+
+# /jacobian's per-point series (nt x M x d; local_dimension nt x M) and the
+# named vectors under /jacobian/vectors (nt x M x d), INTERFACE.md.
+JACOBIAN_SERIES = ("singular_values", "eigenvalues", "cosines", "local_dimension",
+                   "overlap_uv", "overlap_uw", "overlap_vw")
+NAMED_VECTORS = ("u_minor", "v_minor", "w_zero", "u_major", "v_major", "w_minor", "w_major")
+
+
+def _reals(value):
+    """A configuration list of numbers as floats ([] when absent or not numbers)."""
+    try:
+        return [float(v) for v in (value or "").split(",") if v.strip()]
+    except ValueError:
+        return []
+
+
+class Jacobian:
+    """The /jacobian group of a file: what it holds read at once, the series
+    on first use (the times written only), the vectors and points of chosen
+    points on demand.
+
+    Axis 0 of every dataset is the listed times ([jacobian] times), axis 1
+    the analysed points.  A time not (yet) analysed -- an interrupted run,
+    which analyses from the largest t down -- has NaN in /jacobian/times
+    (and local dimension -1); a file cut short has axis 0 shorter.
+    index: the rows written (axis 0); times: their forward times (a run's
+    grid time nearest the listed one); listed: the listed times of those
+    rows (the keys figures match across files); sigma2: sigma_t^2 there
+    (/jacobian/noise_variance, else from [sde]); threshold: the largest s
+    that r_t counts, 1/((1 + kappa) sigma_t^2); problems: what is missing,
+    one line each."""
+
+    def __init__(self, path, group, listed=None, run=None):
+        self.path = path
+        times = group["times"][...].astype(float) if "times" in group else np.array([])
+        planned = np.asarray(listed if listed is not None and len(listed) else times, dtype=float)
+        self.names = [n for n in JACOBIAN_SERIES if n in group]
+        self.shapes = {n: group[n].shape for n in self.names}
+        vectors = group.get("vectors")
+        self.vector_names = [n for n in NAMED_VECTORS if vectors is not None and n in vectors]
+        self.units = {n: text(group[n].attrs.get("units", "")) for n in self.names}
+        self.units.update({n: text(vectors[n].attrs.get("units", "")) for n in self.vector_names})
+        self.points_shape = group["points"].shape if "points" in group else None
+        self.attrs = {k: (text(v) if isinstance(v, (bytes, str)) else v) for k, v in group.attrs.items()}
+        self.problems = []
+        rows = min([len(times)] + [self.shapes[n][0] for n in self.names])
+        ok = np.isfinite(times[:rows])
+        if "singular_values" in group and rows:
+            sv = group["singular_values"][:rows]
+            ok &= np.isfinite(sv).all(axis=(1, 2)) & (sv != 0).any(axis=(1, 2))
+        if "local_dimension" in group and rows:
+            ok &= (group["local_dimension"][:rows] >= 0).all(axis=1)
+        self.index = np.flatnonzero(ok)
+        self.done = len(self.index)
+        self.times = times[self.index]
+        self.listed = planned[self.index] if len(planned) >= rows else self.times
+        self.planned = planned
+        self.M = self.shapes["singular_values"][1] if "singular_values" in self.shapes else 0
+        self.d = self.shapes["singular_values"][2] if "singular_values" in self.shapes else 0
+        kappa = self.attrs.get("kappa")
+        if kappa is None and run is not None:
+            kappa = run.number("jacobian", "kappa", 0.1)
+        self.kappa = 0.1 if kappa is None else float(kappa)
+        if "noise_variance" in group and len(group["noise_variance"]) >= rows:
+            self.sigma2 = group["noise_variance"][...].astype(float)[self.index]
+        elif run is not None:
+            self.sigma2 = np.asarray(run.marginal(self.times)[1], dtype=float).reshape(-1)
+        else:
+            self.sigma2 = np.full(self.done, np.nan)
+        self.threshold = 1.0 / ((1.0 + self.kappa) * self.sigma2)
+        missing = [n for n in JACOBIAN_SERIES if n not in self.names]
+        if missing:
+            self.problems.append(f"/jacobian has no {', '.join(missing)}")
+        if self.done < len(planned):
+            written = set(self.index.tolist())
+            absent = [f"{t:g}" for k, t in enumerate(planned) if k not in written]
+            self.problems.append(f"the Jacobian analysis has {self.done} of the {len(planned)} listed "
+                                 f"times (none at t = {', '.join(absent)}): drawn as far as written")
+        vector_rows = min([rows] + [vectors[n].shape[0] for n in self.vector_names])
+        self.vector_index = self.index[self.index < vector_rows] if self.vector_names else self.index[:0]
+        self.vector_done = len(self.vector_index)
+        if self.vector_names and self.vector_done < self.done:
+            self.problems.append(f"/jacobian/vectors has {self.vector_done} of {self.done} times")
+        self._cache = {}
+
+    def series(self, name):
+        """A series at the times written (done x M [x d]), or None."""
+        if name not in self.names:
+            return None
+        if name not in self._cache:
+            with open_h5(self.path) as f:
+                self._cache[name] = f["jacobian"][name][...][self.index]
+        return self._cache[name]
+
+    def vectors(self, name, points):
+        """Named vector `name` of the points (indices, increasing) at the
+        times of vector_index: vector_done x len(points) x d, or None."""
+        if name not in self.vector_names:
+            return None
+        with open_h5(self.path) as f:
+            v = f["jacobian"]["vectors"][name][:, list(points)]
+        return v[self.vector_index]
+
+    def points(self, k, points):
+        """The analysed points (indices, increasing) at written time k
+        (0 .. done - 1) when the file has /jacobian/points (nt x M x d, or
+        M x d: the same points at every time); else None."""
+        if self.points_shape is None:
+            return None
+        with open_h5(self.path) as f:
+            p = f["jacobian"]["points"]
+            if len(self.points_shape) == 3:
+                row = int(self.index[k])
+                return p[row, list(points)] if row < self.points_shape[0] else None
+            return p[list(points)]
+
+
+# Per time of a file's Jacobian analysis (jacobian_rows): column and what it is.
+JACOBIAN_COLUMNS = [
+    ("t_listed", "the listed time ([jacobian] times)"),
+    ("sigma2", "sigma_t^2 at t (/jacobian/noise_variance, else from [sde])"),
+    ("threshold", "1/((1 + kappa) sigma_t^2): r_t counts the singular values at or below it"),
+    ("points", "points analysed at t"),
+    ("local_dimension_median", "median over points of r_t"),
+    ("local_dimension_mean", "mean over points of r_t"),
+    ("local_dimension_min", "smallest r_t"),
+    ("local_dimension_max", "largest r_t"),
+    ("singular_min_median", "median over points of the smallest singular value s_1"),
+    ("singular_max_median", "median over points of the largest singular value s_d"),
+    ("abs_cosine_mean", "mean over points and i of |u_i . v_i| (1: conservative, u_i = +-v_i)"),
+    ("overlap_n", "n of the overlaps: the median r_t rounded, at least 1, at most d"),
+    ("overlap_uv_median", "median over points of Phi_n^{u,v} at overlap_n"),
+    ("overlap_uw_median", "median over points of Phi_n^{u,w} at overlap_n"),
+    ("overlap_vw_median", "median over points of Phi_n^{v,w} at overlap_n"),
+    ("local_dimensions", "r_t of every point, in order"),
+]
+
+
+def jacobian_rows(run):
+    """One dict per time written of run's Jacobian analysis: file, task,
+    the swept values, drift, status, t (the forward time analysed) and
+    JACOBIAN_COLUMNS ([] without one).  The statistics are numpy's
+    reductions of the file's values as read."""
+    jac = run.jacobian
+    if jac is None or not jac.done or "local_dimension" not in jac.names:
+        return []
+    rows = []
+    ld = jac.series("local_dimension")
+    sv, cos = jac.series("singular_values"), jac.series("cosines")
+    for k, t in enumerate(jac.times):
+        row = {"file": run.path, "task": run.task, **run.swept, "drift": run.drift,
+               "status": run.status, "t": float(t), "t_listed": float(jac.listed[k]),
+               "sigma2": float(jac.sigma2[k]), "threshold": float(jac.threshold[k]),
+               "points": int(ld.shape[1]),
+               "local_dimension_median": float(np.median(ld[k])),
+               "local_dimension_mean": float(np.mean(ld[k])),
+               "local_dimension_min": int(np.min(ld[k])), "local_dimension_max": int(np.max(ld[k])),
+               "local_dimensions": " ".join(str(int(v)) for v in ld[k])}
+        if sv is not None:
+            row["singular_min_median"] = float(np.median(sv[k, :, 0]))
+            row["singular_max_median"] = float(np.median(sv[k, :, -1]))
+        if cos is not None:
+            row["abs_cosine_mean"] = float(np.mean(np.abs(cos[k])))
+        n = int(min(max(round(float(np.median(ld[k]))), 1), jac.d))
+        row["overlap_n"] = n
+        for pair in ("uv", "uw", "vw"):
+            phi = jac.series("overlap_" + pair)
+            if phi is not None:
+                row[f"overlap_{pair}_median"] = float(np.median(phi[k, :, n - 1]))
+        rows.append(row)
+    return rows
+
+
+def write_jacobian_table(runs, path):
+    """A CSV table of jacobian_rows over runs (floats with repr: every
+    digit; empty cells where a file lacks a series)."""
+    rows = [row for r in runs for row in jacobian_rows(r)]
+    _write_csv(rows, path, lambda swept: ["file", "task"] + swept + ["drift", "status", "t"]
+               + [c for c, _ in JACOBIAN_COLUMNS])
+    return path
 
 
 # ---------------------------------------------------------------------------

@@ -160,6 +160,7 @@ struct sgm_config {
     int points;
     double kappa;
     enum sgm_jacobian_method method;
+    double fd_step;     /* central-difference step, as a fraction of sigma_t */
     int grid_p, grid_q; /* 0, 0 = auto */
     int block;
     enum sgm_save_vectors save_vectors;

@@ -100,4 +100,35 @@ int sgm_drift_model_variance(const sgm_drift_t *drift, double *v);
  * explicit integrator's step as t -> 0). */
 double sgm_drift_min_variance(const sgm_drift_t *drift);
 
+/* ---- For the Jacobian analysis (jacobian.h) ---------------------------- */
+
+/** Whether the base model has an analytic Jacobian (the mixture drifts:
+ * empirical, smoothed, gmm). */
+int sgm_drift_has_analytic_jacobian(const sgm_drift_t *drift);
+
+/** Rows sgm_drift_jacobian_factor may return on this rank (its shard of
+ * the model's mixture; 0 without an analytic Jacobian). */
+int64_t sgm_drift_jacobian_rows(const sgm_drift_t *drift);
+
+/**
+ * The base model's Jacobian at one point x (d, the same on every rank of
+ * the row) at forward time t, as a factor over the row:
+ * J = sum over the row's ranks of F^T F - diag I, with this rank's *rows
+ * rows of F (row-major, d columns) in F (room for sgm_drift_jacobian_rows)
+ * -- see sgm_mixture_jacobian_factor.  The perturbation is not included.
+ * Collective over the row.
+ * @return 0; SGM_ERR_UNSUPPORTED for a model without one; SGM_ERR_NUMERIC.
+ */
+int sgm_drift_jacobian_factor(const sgm_drift_t *drift, double t,
+                              const double *x, double *F, int64_t *rows,
+                              double *diag);
+
+/**
+ * Columns [k0, k0 + nk) of the perturbation's Jacobian de/dx at t:
+ * cols[j * d + i] = d e_i / d x_{k0 + j} (zero without a perturbation).
+ * Exact: every perturbation is affine in x.  Not collective.
+ */
+int sgm_drift_perturbation_jacobian(const sgm_drift_t *drift, double t, int k0,
+                                    int nk, double *cols);
+
 #endif /* SGM_DRIFT_H */

@@ -28,6 +28,10 @@ struct sgm_run_options {
    * current step, writes a checkpoint and returns SGM_ERR_INTERRUPTED.
    * NULL: never. */
   const volatile sig_atomic_t *stop;
+  /* sgmrun jacobian --points: analyse the rows of /points in this HDF5
+   * file at every [jacobian] time instead of running the sampler (the file
+   * then holds the provenance and /jacobian/).  NULL: a run. */
+  const char *points;
 };
 
 /**

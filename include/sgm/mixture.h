@@ -127,4 +127,22 @@ int sgm_mixture_is_float32(const sgm_mixture_t *mix);
 void sgm_mixture_float32_stats(const sgm_mixture_t *mix, int64_t *evals,
                                int64_t *redone);
 
+/** Components on this rank (the shard). */
+int64_t sgm_mixture_local_count(const sgm_mixture_t *mix);
+
+/**
+ * The Jacobian of head `head`'s score at one point x (d), as a factor over
+ * the shards: J = sum over every rank's rows f of f f^T - diag I, where
+ * this rank's rows f_i = sqrt(w_i) (a_i - abar), a_i = (m mu_i - x) / s_i^2,
+ * s_i^2 = m^2 (v_i + h) + sigma2, go to F (at most sgm_mixture_local_count
+ * rows of d; *rows receives how many) and diag = sum_i w_i / s_i^2.  Rows
+ * whose term w_i |a_i - abar|^2 is below 1e-20 diag are left out.
+ * Collective over the mixture's communicator; diag is the same on every
+ * rank.
+ * @return 0; SGM_ERR_NUMERIC when every weight underflows; SGM_ERR_NOMEM.
+ */
+int sgm_mixture_jacobian_factor(const sgm_mixture_t *mix, int head, double m,
+                                double sigma2, const double *x, double *F,
+                                int64_t *rows, double *diag);
+
 #endif /* SGM_MIXTURE_H */

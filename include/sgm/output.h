@@ -202,6 +202,37 @@ int sgm_input_matrix_rows(const char *label, const char *path, const char *name,
                           int64_t first, int64_t count, int64_t cols,
                           double *out);
 
+/* ---- Arrays: fixed-shape datasets written slab by slab ------------------
+ * For results that arrive in any order along axis 0 (the Jacobian
+ * analysis's listed times): chunked one axis-0 slab per chunk, unwritten
+ * elements reading as the fill value (NaN for floating types, -1 for
+ * integers; arrays over 256 MiB are not filled: undefined until written). */
+typedef struct sgm_array sgm_array_t;
+
+/** Creates the dataset `name` (groups on the way created) of the stored
+ * type `type` and shape dims[0..ndims).  Collective. */
+int sgm_array_create(sgm_output_t *out, const char *name, hid_t type, int ndims,
+                     const int64_t *dims, const char *description,
+                     const char *units, sgm_array_t **array);
+
+/** Reopens an existing array (a resumed run).  Collective. */
+int sgm_array_open(sgm_output_t *out, const char *name, sgm_array_t **array);
+
+/**
+ * Writes slab `index` of axis 0: this rank's rows [first, first + count) of
+ * axis 1 (count = 0: nothing) from data, of memory type mem_type, row-major
+ * over the remaining axes.  For a 1-D array pass first = 0 and count = 1 on
+ * the rank that writes.  Collective.
+ */
+int sgm_array_write(sgm_array_t *array, int64_t index, int64_t first,
+                    int64_t count, hid_t mem_type, const void *data);
+
+/** The HDF5 dataset id (for attributes and scales). */
+hid_t sgm_array_dataset(const sgm_array_t *array);
+
+/** Closes; sets the handle to NULL (NULL allowed). */
+void sgm_array_close(sgm_array_t **array);
+
 /* ---- Checkpoints ---------------------------------------------------------
  * A run's checkpoint lives beside its results file as "<results>.ckpt": a
  * small HDF5 file written as "<results>.ckpt.tmp", synced, and renamed into

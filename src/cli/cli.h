@@ -28,6 +28,7 @@ extern const struct cli_command cli_config_command;
 extern const struct cli_command cli_score_command;
 extern const struct cli_command cli_bench_command;
 extern const struct cli_command cli_run_command;
+extern const struct cli_command cli_jacobian_command;
 extern const struct cli_command cli_sweep_command;
 extern const struct cli_command cli_info_command;
 

@@ -20,6 +20,8 @@
 
 struct run_options {
   const char *output, *task_text;
+  const char *points; /* jacobian --points */
+  bool jacobian;      /* the jacobian command */
   bool overwrite, resume;
 };
 
@@ -35,10 +37,12 @@ static int run_option(const char *name, const char *value, void *ctx) {
   }
   const char **slot = strcmp(name, "output") == 0 ? &o->output
                       : strcmp(name, "task") == 0 ? &o->task_text
-                                                  : NULL;
+                      : o->jacobian && strcmp(name, "points") == 0 ? &o->points
+                                                                   : NULL;
   if (!slot)
     return 2;
-  SGM_CHECK(value, SGM_ERR_USAGE, "run: --%s needs a value", name);
+  SGM_CHECK(value, SGM_ERR_USAGE, "%s: --%s needs a value",
+            o->jacobian ? "jacobian" : "run", name);
   *slot = value;
   return 1;
 }
@@ -81,7 +85,8 @@ static int run_one(const sgm_config_t *cfg, const struct run_options *o,
                                   .quiet = args->quiet,
                                   .stop = stop,
                                   .task = task,
-                                  .sweep_base = task >= 0 ? cfg : NULL};
+                                  .sweep_base = task >= 0 ? cfg : NULL,
+                                  .points = o->points};
     err = sgm_experiment_run(MPI_COMM_WORLD, use, &opt);
   }
   sgm_config_destroy(&task_cfg);
@@ -102,21 +107,42 @@ static int check_all_paths(const sgm_config_t *cfg, const struct run_options *o,
   return sgm_error_agree(MPI_COMM_WORLD, err);
 }
 
-static int run_run(int argc, char **argv) {
+/* Loads the configuration; the jacobian command switches the analysis on
+ * (jacobian.enabled = yes, before the user's overrides so that the resolved
+ * text, the provenance and --resume see it). */
+static int load(const struct run_options *o, struct cli_args *args,
+                sgm_config_t **cfg) {
+  if (!o->jacobian)
+    return cli_load_config("run", args, cfg);
+  const char **sets = malloc(sizeof *sets * ((size_t)args->nsets + 1));
+  SGM_CHECK(sets, SGM_ERR_NOMEM, "out of memory for the overrides");
+  sets[0] = "jacobian.enabled=yes";
+  for (int i = 0; i < args->nsets; i++)
+    sets[i + 1] = args->sets[i];
+  struct cli_args with = *args;
+  with.sets = sets;
+  with.nsets = args->nsets + 1;
+  int err = cli_load_config("jacobian", &with, cfg);
+  free(sets);
+  return err;
+}
+
+static int run_main(int argc, char **argv, const struct cli_command *cmd,
+                    bool jacobian) {
   struct cli_args args;
-  struct run_options o = {0};
+  struct run_options o = {.jacobian = jacobian};
   int64_t task = -1;
   /* A signal from here on stops the run cleanly at its next step boundary
    * (one that arrives while loading is acted on after the first step). */
   const volatile sig_atomic_t *stop = cli_catch_stop_signals();
-  int err = cli_parse(argc, argv, &cli_run_command, &args, run_option, &o);
+  int err = cli_parse(argc, argv, cmd, &args, run_option, &o);
   if (!err)
     err = check_options(&o, &task);
   err = sgm_error_agree(MPI_COMM_WORLD, err);
   sgm_config_t *cfg = NULL;
   if (!err) {
     cli_apply_verbosity(&args);
-    err = cli_load_config("run", &args, &cfg);
+    err = load(&o, &args, &cfg);
   }
   if (!err && task >= 0) {
     err = run_one(cfg, &o, &args, task, stop);
@@ -133,6 +159,14 @@ static int run_run(int argc, char **argv) {
   sgm_config_destroy(&cfg);
   cli_args_free(&args);
   return err;
+}
+
+static int run_run(int argc, char **argv) {
+  return run_main(argc, argv, &cli_run_command, false);
+}
+
+static int run_jacobian(int argc, char **argv) {
+  return run_main(argc, argv, &cli_jacobian_command, true);
 }
 
 const struct cli_command cli_run_command = {
@@ -167,3 +201,38 @@ const struct cli_command cli_run_command = {
     "SIGTERM, SIGUSR1, SIGINT) go to PATH.ckpt; a signalled run checkpoints "
     "and exits 75.\n",
     run_run};
+
+const struct cli_command cli_jacobian_command = {
+    "jacobian",
+    "jacobian CONFIG [--points IN.h5] [--set section.key=value]... [--task N] "
+    "[--output PATH] [--overwrite | --resume] [--quiet]",
+    "Analyse the local geometry of the drift: SVD and eigen-decomposition "
+    "of its Jacobian (ScaLAPACK).",
+    "  --points IN.h5           analyse every row of /points in IN.h5 at "
+    "every [jacobian] time\n"
+    "                           (no sampling); without it, the run's first "
+    "[jacobian] points\n"
+    "                           particles are analysed at the grid times "
+    "nearest the listed ones\n"
+    "  --set section.key=value  override a configuration key (repeatable)\n"
+    "  --task N                 task N (0-based) of the [sweep] section (see "
+    "sgmrun help run)\n"
+    "  --output PATH            write PATH instead of [run] output\n"
+    "  --overwrite              replace an existing output file\n"
+    "  --resume                 continue a run (without --points) from its "
+    "checkpoint\n"
+    "  --quiet / --verbose      no progress lines / more logging\n"
+    "The same as `sgmrun run` with [jacobian] enabled = yes.  A "
+    "configuration with a [sweep]\n"
+    "section run without --task runs every task in turn.  [jacobian] keys: "
+    "times, points,\n"
+    "kappa, method (analytic | fd), fd_step, grid (auto | PxQ: ScaLAPACK "
+    "sub-grids, as many\n"
+    "as fit in each row of the process grid), block, save_vectors (named | "
+    "all | none).\n"
+    "The file: /jacobian/{times, noise_variance, singular_values, "
+    "eigenvalues, cosines,\n"
+    "local_dimension, overlap_uv, overlap_uw, overlap_vw, points, "
+    "vectors/...} (listed time x\n"
+    "point x ...), beside the run's own datasets (see README).\n",
+    run_jacobian};

@@ -20,12 +20,10 @@
 void openblas_set_num_threads(int threads);
 
 static const struct cli_command *const commands[] = {
-    &cli_run_command,   &cli_sweep_command, &cli_config_command,
-    &cli_score_command, &cli_info_command,  &cli_bench_command};
+    &cli_run_command,    &cli_jacobian_command, &cli_sweep_command,
+    &cli_config_command, &cli_score_command,    &cli_info_command,
+    &cli_bench_command};
 #define NCOMMANDS ((int)(sizeof commands / sizeof *commands))
-
-/* Commands of INTERFACE.md that later versions provide. */
-static const char *const planned[] = {"jacobian"};
 
 static void print_usage(FILE *to) {
   fprintf(to, "usage: sgmrun <command> [options]   (under mpirun -n K or srun)"
@@ -107,7 +105,8 @@ int main(int argc, char **argv) {
   /* `run` stops cleanly on SIGTERM, SIGUSR1 and SIGINT.  Catch them before
    * MPI_Init: a requeued job that SLURM signals at once (its time limit is
    * near) must not die during start-up. */
-  if (argc >= 2 && strcmp(argv[1], "run") == 0)
+  if (argc >= 2 &&
+      (strcmp(argv[1], "run") == 0 || strcmp(argv[1], "jacobian") == 0))
     cli_catch_stop_signals();
   MPI_Init(&argc, &argv);
   int rank, size;
@@ -143,17 +142,8 @@ int main(int argc, char **argv) {
   const struct cli_command *cmd = find_command(name);
   if (!cmd) {
     if (rank == 0) {
-      int is_planned = 0;
-      for (size_t i = 0; i < sizeof planned / sizeof *planned; i++)
-        is_planned |= strcmp(planned[i], name) == 0;
-      if (is_planned)
-        fprintf(stderr,
-                "sgmrun: error: '%s' is not available in sgmrun %s yet\n", name,
-                SGM_VERSION_STRING);
-      else
-        fprintf(stderr, "sgmrun: error: unknown command '%s'\n\n", name);
-      if (!is_planned)
-        print_usage(stderr);
+      fprintf(stderr, "sgmrun: error: unknown command '%s'\n\n", name);
+      print_usage(stderr);
     }
     return finish(SGM_EXIT_USAGE);
   }

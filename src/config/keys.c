@@ -151,6 +151,7 @@ const struct sgm__cfg_key sgm__cfg_keys[] = {
   {"jacobian", "points", T(INT), "128", .bound = GE, .min = 1, .offset = F(jacobian.points), .doc = "number of points analysed"},
   {"jacobian", "kappa", T(REAL), "0.1", .bound = GE, .min = 0, .offset = F(jacobian.kappa), .doc = "threshold of the local dimension"},
   {"jacobian", "method", T(CHOICE), "analytic", .choices = jacobian_method_names, .offset = F(jacobian.method), .doc = "analytic or finite-difference Jacobian"},
+  {"jacobian", "fd_step", T(REAL), "1e-4", .bound = GT, .min = 0, .offset = F(jacobian.fd_step), .doc = "finite-difference step as a fraction of sigma_t"},
   {"jacobian", "grid", T(GRID), "auto", .bound = GE, .min = 1, .offset = F(jacobian.grid_p), .offset2 = F(jacobian.grid_q), .doc = "ScaLAPACK process grid PxQ"},
   {"jacobian", "block", T(INT), "64", .bound = GE, .min = 1, .offset = F(jacobian.block), .doc = "ScaLAPACK block size"},
   {"jacobian", "save_vectors", T(CHOICE), "named", .choices = save_vectors_names, .offset = F(jacobian.save_vectors), .doc = "singular vectors saved"},

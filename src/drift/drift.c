@@ -19,6 +19,7 @@ struct sgm_drift {
   const struct sgm__perturb_ops *perturb; /* NULL: none */
   void *perturb_impl;
   sgm_schedule_t schedule;
+  MPI_Comm row; /* the ranks whose shards make up the training set */
   int d;
   double *scratch; /* d: one particle's perturbation */
   char description[256];
@@ -71,6 +72,7 @@ int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   sgm_drift_t *dr = NULL;
   SGM_CALL(SGM_CALLOC(dr, 1));
   dr->model = model;
+  dr->row = row;
   dr->d = data->d;
   SGM_CALL_GOTO(SGM_MALLOC(dr->scratch, (size_t)data->d), fail);
   sgm_schedule_init(&dr->schedule, cfg);
@@ -242,4 +244,65 @@ int sgm_drift_model_variance(const sgm_drift_t *dr, double *v) {
 
 double sgm_drift_min_variance(const sgm_drift_t *dr) {
   return dr->model->min_variance(dr->model_impl);
+}
+
+int64_t sgm_drift_jacobian_rows(const sgm_drift_t *dr) {
+  const sgm_mixture_t *mix = NULL;
+  int replicated = 0;
+  if (dr->model->model_mixture)
+    dr->model->model_mixture(dr->model_impl, &mix, &replicated);
+  return mix ? sgm_mixture_local_count(mix) : 0;
+}
+
+int sgm_drift_has_analytic_jacobian(const sgm_drift_t *dr) {
+  return dr->model->model_mixture != NULL;
+}
+
+int sgm_drift_jacobian_factor(const sgm_drift_t *dr, double t, const double *x,
+                              double *F, int64_t *rows, double *diag) {
+  SGM_CHECK(dr->model->model_mixture != NULL, SGM_ERR_UNSUPPORTED,
+            "[drift] model = %s has no analytic Jacobian; use [jacobian] "
+            "method = fd",
+            dr->model->name);
+  SGM_CHECK(t > 0 && isfinite(t), SGM_ERR_INTERNAL,
+            "Jacobian at t = %g (must be > 0)", t);
+  const sgm_mixture_t *mix = NULL;
+  int replicated = 0;
+  dr->model->model_mixture(dr->model_impl, &mix, &replicated);
+  const double m = sgm_schedule_mean(&dr->schedule, t);
+  const double sigma2 = sgm_schedule_var(&dr->schedule, t);
+  SGM_CALL(sgm_mixture_jacobian_factor(mix, 0, m, sigma2, x, F, rows, diag));
+  /* A replicated mixture is counted once over the row: by its rank 0. */
+  int rank = 0;
+  MPI_Comm_rank(dr->row, &rank);
+  if (replicated && rank != 0)
+    *rows = 0;
+  return 0;
+}
+
+int sgm_drift_perturbation_jacobian(const sgm_drift_t *dr, double t, int k0,
+                                    int nk, double *cols) {
+  const int d = dr->d;
+  memset(cols, 0, sizeof *cols * (size_t)nk * (size_t)d);
+  if (!dr->perturb || nk <= 0)
+    return 0;
+  /* Every perturbation is affine in x: column k is e(e_k) - e(0). */
+  double *x = NULL, *base = NULL;
+  int err = SGM_CALLOC(x, (size_t)nk * (size_t)d);
+  if (!err)
+    err = SGM_CALLOC(base, (size_t)d);
+  if (!err) {
+    const double sigma = sqrt(sgm_schedule_var(&dr->schedule, t));
+    for (int j = 0; j < nk; j++)
+      x[(size_t)j * d + k0 + j] = 1.0;
+    dr->perturb->add(dr->perturb_impl, sigma, nk, x, cols);
+    memset(x, 0, sizeof *x * (size_t)d);
+    dr->perturb->add(dr->perturb_impl, sigma, 1, x, base);
+    for (int j = 0; j < nk; j++)
+      for (int i = 0; i < d; i++)
+        cols[(size_t)j * d + i] -= base[i];
+  }
+  free(x);
+  free(base);
+  return err;
 }

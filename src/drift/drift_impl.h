@@ -24,6 +24,10 @@ struct sgm__model_ops {
   double (*min_variance)(const void *impl);
   /* The model's mixtures (at most max) into out; returns how many. */
   int (*mixtures)(const void *impl, const sgm_mixture_t **out, int max);
+  /* The mixture whose head 0 is the model (for its analytic Jacobian), and
+   * whether every rank holds all of it (replicated) rather than a shard. */
+  void (*model_mixture)(const void *impl, const sgm_mixture_t **mix,
+                        int *replicated);
 };
 
 /** A perturbation e(x, t), added to a drift in place. */

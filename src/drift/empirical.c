@@ -112,10 +112,18 @@ static int empirical_mixtures(const void *impl, const sgm_mixture_t **out,
   return 1;
 }
 
+static void empirical_model_mixture(const void *impl, const sgm_mixture_t **mix,
+                                    int *replicated) {
+  *mix = ((const struct empirical *)impl)->mix;
+  *replicated = 0;
+}
+
 const struct sgm__model_ops sgm__model_empirical = {
-    "empirical",        empirical_create,       empirical_eval,
-    empirical_flops,    empirical_work_bytes,   empirical_destroy,
-    empirical_variance, empirical_min_variance, empirical_mixtures};
+    "empirical",          empirical_create,
+    empirical_eval,       empirical_flops,
+    empirical_work_bytes, empirical_destroy,
+    empirical_variance,   empirical_min_variance,
+    empirical_mixtures,   empirical_model_mixture};
 
 /* ---- smoothed ----------------------------------------------------------- */
 
@@ -204,7 +212,15 @@ static int smoothed_mixtures(const void *impl, const sgm_mixture_t **out,
   return n;
 }
 
+static void smoothed_model_mixture(const void *impl, const sgm_mixture_t **mix,
+                                   int *replicated) {
+  *mix = ((const struct smoothed *)impl)->only;
+  *replicated = 0;
+}
+
 const struct sgm__model_ops sgm__model_smoothed = {
-    "smoothed",        smoothed_create,       smoothed_eval,
-    smoothed_flops,    smoothed_work_bytes,   smoothed_destroy,
-    smoothed_variance, smoothed_min_variance, smoothed_mixtures};
+    "smoothed",          smoothed_create,
+    smoothed_eval,       smoothed_flops,
+    smoothed_work_bytes, smoothed_destroy,
+    smoothed_variance,   smoothed_min_variance,
+    smoothed_mixtures,   smoothed_model_mixture};

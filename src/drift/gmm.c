@@ -119,6 +119,14 @@ static int gmm_mixtures(const void *impl, const sgm_mixture_t **out, int max) {
   return n;
 }
 
+/* The generating mixture is replicated: every rank holds all of it. */
+static void gmm_model_mixture(const void *impl, const sgm_mixture_t **mix,
+                              int *replicated) {
+  *mix = ((const struct gmm_model *)impl)->truth;
+  *replicated = 1;
+}
+
 const struct sgm__model_ops sgm__model_gmm = {
-    "gmm",       gmm_create,   gmm_eval,         gmm_flops,   gmm_work_bytes,
-    gmm_destroy, gmm_variance, gmm_min_variance, gmm_mixtures};
+    "gmm",          gmm_create,       gmm_eval,     gmm_flops,
+    gmm_work_bytes, gmm_destroy,      gmm_variance, gmm_min_variance,
+    gmm_mixtures,   gmm_model_mixture};

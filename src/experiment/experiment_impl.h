@@ -9,6 +9,7 @@
 #include "sgm/drift.h"
 #include "sgm/experiment.h"
 #include "sgm/grid.h"
+#include "sgm/jacobian.h"
 #include "sgm/output.h"
 #include "sgm/sampler.h"
 
@@ -46,9 +47,19 @@ struct run {
   /* Resuming: the checkpoint the run continues from (resume_step > 0). */
   int64_t resume_step;
   sgm_checkpoint_info_t ckpt;
-  bool skip;       /* --resume of a complete file: nothing to do */
-  bool out_failed; /* a write to the results file failed: abandon it */
+  bool skip; /* --resume of a complete file: nothing to do */
+  /* The Jacobian analysis ([jacobian] enabled): its state, and the step of
+   * the time grid at which each listed time is analysed. */
+  struct sgm__jac_run *jac;
+  int64_t *jac_step;
+  double t_jacobian; /* seconds spent in it (rank 0's clock) */
+  bool out_failed;   /* a write to the results file failed: abandon it */
 };
+
+/** A sweep task's root attributes: "task", one per swept key (named by
+ * the key) and "sweep" summarising them; nothing for a plain run.
+ * Collective. */
+int sgm__layout_task_attributes(const struct sgm_run_options *opt, hid_t f);
 
 /** Creates every dataset of the file, with descriptions, units and
  * dimension scales, and writes the root attributes.  Collective. */
@@ -79,5 +90,45 @@ int sgm__layout_denoised(struct run *r, const double *denoised);
 
 /** Closes the series.  Collective. */
 void sgm__layout_close(struct run *r);
+
+/* ---- The Jacobian analysis (jacobian.c) ---------------------------------- */
+struct sgm__jac_run;
+
+/** Sets up the analysis of M points, of which this grid row holds
+ * [row_first, row_first + row_count).  Collective over world. */
+int sgm__jacobian_open(MPI_Comm world, const sgm_config_t *cfg,
+                       const sgm_grid_t *grid, sgm_drift_t *drift, int64_t M,
+                       int64_t row_first, int64_t row_count,
+                       struct sgm__jac_run **out);
+
+/** Creates (create) or reopens the /jacobian datasets.  Collective. */
+int sgm__jacobian_layout(struct sgm__jac_run *J, sgm_output_t *out,
+                         bool create);
+
+/** Analyses this row's points y (row_count x d, the same on every rank of
+ * the row) at time t as listed time j, writes slab j and flushes.
+ * Collective over world. */
+int sgm__jacobian_time(struct sgm__jac_run *J, int j, double t, const double *y,
+                       sgm_output_t *out);
+
+/** Closes the /jacobian datasets (before the file).  Collective. */
+void sgm__jacobian_close_datasets(struct sgm__jac_run *J);
+
+/** Frees (datasets included); sets the handle to NULL (NULL allowed).
+ * Collective. */
+void sgm__jacobian_close(struct sgm__jac_run **J);
+
+/** [grid] rows for a run with a Jacobian analysis: the configured rows, or
+ * for rows = auto with an explicit [jacobian] grid P x Q, the most rows
+ * whose row size is a multiple of P Q (one row when none is). */
+int sgm__jacobian_grid_rows(const sgm_config_t *cfg, int world_size);
+
+/** sgm_experiment_run with opt->points (points.c). */
+int sgm__experiment_points(MPI_Comm world, const sgm_config_t *cfg,
+                           const struct sgm_run_options *opt);
+
+/** The step k of the time grid t[0..K] nearest each listed time. */
+int sgm__jacobian_steps(const sgm_config_t *cfg, const double *t, int64_t K,
+                        int64_t *steps);
 
 #endif

@@ -98,17 +98,17 @@ static int series_table(struct run *r, struct series_spec *t) {
 
 /* The task's swept values as root attributes: "task", one attribute per
  * swept key (named by the key), and "sweep" summarising them. */
-static int task_attributes(struct run *r, hid_t f) {
-  const sgm_config_t *base = r->opt->sweep_base;
-  if (r->opt->task < 0 || !base)
+int sgm__layout_task_attributes(const struct sgm_run_options *opt, hid_t f) {
+  const sgm_config_t *base = opt->sweep_base;
+  if (opt->task < 0 || !base)
     return 0;
-  SGM_CALL(sgm_output_attr_int64(f, "task", r->opt->task));
+  SGM_CALL(sgm_output_attr_int64(f, "task", opt->task));
   char summary[2048] = "";
   size_t used = 0;
   for (int i = 0; i < base->sweep.count; i++) {
-    const char *value = sgm_config_sweep_value(base, r->opt->task, i);
+    const char *value = sgm_config_sweep_value(base, opt->task, i);
     SGM_CHECK(value, SGM_ERR_INTERNAL, "task %lld has no value for %s",
-              (long long)r->opt->task, base->sweep.keys[i].key);
+              (long long)opt->task, base->sweep.keys[i].key);
     SGM_CALL(sgm_output_attr_string(f, base->sweep.keys[i].key, value));
     int w = snprintf(summary + used, sizeof summary - used, "%s%s = %s",
                      i ? "; " : "", base->sweep.keys[i].key, value);
@@ -178,7 +178,7 @@ int sgm__layout_create(struct run *r) {
   hid_t f = sgm_output_file(r->out), particle = H5I_INVALID_HID;
   int64_t *index = NULL;
   SGM_CALL(sgm_output_provenance(r->out, cfg, r->grid, "run"));
-  SGM_CALL(task_attributes(r, f));
+  SGM_CALL(sgm__layout_task_attributes(r->opt, f));
   SGM_CALL(run_attributes(r, f));
   SGM_CALL(training_datasets(r));
 
@@ -220,6 +220,8 @@ int sgm__layout_create(struct run *r) {
     free(edges);
     SGM_CALL_GOTO(err, done);
   }
+  if (r->jac)
+    SGM_CALL_GOTO(sgm__jacobian_layout(r->jac, r->out, true), done);
   SGM_CALL_GOTO(sgm_output_flush(r->out), done);
 done:
   H5Dclose(particle);
@@ -296,6 +298,8 @@ void sgm__layout_close(struct run *r) {
       &L->density};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
     sgm_series_close(all[i]);
+  if (r->jac)
+    sgm__jacobian_close_datasets(r->jac);
 }
 
 int sgm__layout_reopen(struct run *r, int64_t saved) {
@@ -307,6 +311,8 @@ int sgm__layout_reopen(struct run *r, int64_t saved) {
                              table[i].type, table[i].slot));
     SGM_CALL(sgm_series_truncate(*table[i].slot, saved));
   }
+  if (r->jac)
+    SGM_CALL(sgm__jacobian_layout(r->jac, r->out, false));
   /* A run killed after writing /final but before marking the file complete
    * writes it again. */
   int err = 0;

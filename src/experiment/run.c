@@ -268,6 +268,41 @@ static int create(MPI_Comm world, struct run *r) {
   return err;
 }
 
+/* The Jacobian analysis of the first [jacobian] points particles, at the
+ * grid times nearest the listed ones.  Collective. */
+static int open_jacobian(MPI_Comm world, struct run *r) {
+  const sgm_config_t *cfg = r->cfg;
+  const int64_t M = cfg->jacobian.points;
+  const int64_t end = r->first + r->count < M ? r->first + r->count : M;
+  SGM_CALL(sgm__jacobian_open(world, cfg, r->grid, r->drift, M, r->first,
+                              end > r->first ? end - r->first : 0, &r->jac));
+  int err = SGM_MALLOC(r->jac_step, (size_t)cfg->jacobian.times.count + 1);
+  if (!err)
+    sgm__jacobian_steps(cfg, sgm_sampler_times(r->sampler),
+                        sgm_sampler_steps(r->sampler), r->jac_step);
+  return sgm_error_agree(world, err);
+}
+
+/* The listed times analysed at step k (the state at t_k, before the step
+ * moves it).  Collective. */
+static int analyse_jacobian(struct run *r, int64_t k, double tk) {
+  if (!r->jac)
+    return 0;
+  for (int j = 0; j < r->cfg->jacobian.times.count; j++) {
+    if (r->jac_step[j] != k)
+      continue;
+    double t0 = MPI_Wtime();
+    SGM_CALL(sgm__jacobian_time(r->jac, j, tk, r->y, r->out));
+    const double spent = MPI_Wtime() - t0;
+    r->t_jacobian += spent;
+    sgm_log(SGM_LOG_INFO,
+            "Jacobian analysis at t = %.4g (listed %g): %d points in %.3g s",
+            tk, r->cfg->jacobian.times.values[j], r->cfg->jacobian.points,
+            spent);
+  }
+  return 0;
+}
+
 /* Everything before the first step; all of it agreed collectively. */
 static int setup(MPI_Comm world, struct run *r) {
   const sgm_config_t *cfg = r->cfg;
@@ -280,17 +315,22 @@ static int setup(MPI_Comm world, struct run *r) {
                   : 0;
   SGM_CALL(sgm_error_agree(world, err));
   /* Rejected before any work, on every rank alike. */
-  SGM_CHECK(!cfg->jacobian.enabled, SGM_ERR_UNSUPPORTED,
-            "[jacobian] enabled = yes (the section is present): the Jacobian "
-            "analysis is not available in this version of sgmrun; remove the "
-            "section or set [jacobian] enabled = no");
+  SGM_CHECK(!cfg->jacobian.enabled ||
+                cfg->jacobian.points <= cfg->sampler.particles,
+            SGM_ERR_CONFIG,
+            "[jacobian] points = %d exceeds [sampler] particles = %lld: the "
+            "analysis takes the first particles of the run",
+            cfg->jacobian.points, (long long)cfg->sampler.particles);
   if (r->opt->resume) {
     SGM_CALL(plan_resume(world, r));
     if (r->skip)
       return 0;
   }
   SGM_CALL(sgm_dataset_probe(world, cfg, &r->info));
-  SGM_CALL(sgm_grid_create(world, cfg->grid.rows, r->info.n, &r->grid));
+  int world_size = 0;
+  MPI_Comm_size(world, &world_size);
+  SGM_CALL(sgm_grid_create(world, sgm__jacobian_grid_rows(cfg, world_size),
+                           r->info.n, &r->grid));
   SGM_CALL(sgm_dataset_load(world, cfg, &r->info, r->grid->my_col,
                             r->grid->cols, &r->data));
   r->d = r->data->d;
@@ -300,6 +340,9 @@ static int setup(MPI_Comm world, struct run *r) {
   err = sgm_drift_create(cfg, r->data, r->grid->row, &r->drift);
   if (!err)
     err = sgm_sampler_create(cfg, r->drift, &r->sampler);
+  SGM_CALL(sgm_error_agree(world, err));
+  if (cfg->jacobian.enabled)
+    SGM_CALL(open_jacobian(world, r));
   if (!err)
     err = sgm_diagnostics_create(cfg, r->grid->col, r->P, r->count, r->d,
                                  &r->diag);
@@ -531,6 +574,10 @@ static int loop(struct run *r) {
   double t_drift = 0.0, t_save = 0.0, t_start = MPI_Wtime();
   for (int64_t k = k0; k <= K && !err; k++) {
     const bool save = k % r->cfg->output.every == 0 || k == K;
+    if ((err = analyse_jacobian(r, k, t[k])) != 0) {
+      r->out_failed = err == SGM_ERR_HDF5 || err == SGM_ERR_IO;
+      break;
+    }
     double t0 = MPI_Wtime();
     if (save && (err = save_state(r, t[k])) == 0 && k == K)
       err = sgm__layout_final(r);
@@ -577,13 +624,19 @@ static int loop(struct run *r) {
                           k + 1, K, r->opt->output);
   }
   sgm_progress_finish(&progress, particle_steps, flops);
-  double total = MPI_Wtime() - t_start, rest = total - t_drift - t_save;
+  const double t_jac = r->t_jacobian;
+  double total = MPI_Wtime() - t_start, rest = total - t_drift - t_save - t_jac;
   if (!err && total > 0)
     sgm_log(SGM_LOG_INFO,
             "time on rank 0: drift evaluations %.3g s (%.1f%%), sampler "
             "and diagnostics %.3g s (%.1f%%), saving %.3g s (%.1f%%)",
             t_drift, 100 * t_drift / total, rest, 100 * rest / total, t_save,
             100 * t_save / total);
+  if (!err && total > 0 && r->jac)
+    sgm_log(SGM_LOG_INFO,
+            "time on rank 0: Jacobian analysis %.3g s (%.1f%%, writing "
+            "included)",
+            t_jac, 100 * t_jac / total);
   if (!err && r->cfg->run.precision == SGM_PRECISION_FLOAT32) {
     int64_t evals = 0, redone = 0;
     if (sgm_drift_float32_stats(r->drift, &evals, &redone))
@@ -603,6 +656,8 @@ static int loop(struct run *r) {
 
 static void teardown(struct run *r) {
   sgm__layout_close(r);
+  sgm__jacobian_close(&r->jac);
+  free(r->jac_step);
   free_buffers(r);
   sgm_diagnostics_destroy(&r->diag);
   sgm_sampler_destroy(&r->sampler);
@@ -614,6 +669,8 @@ static void teardown(struct run *r) {
 
 int sgm_experiment_run(MPI_Comm world, const sgm_config_t *cfg,
                        const struct sgm_run_options *opt) {
+  if (opt->points)
+    return sgm__experiment_points(world, cfg, opt);
   struct run r = {.cfg = cfg, .opt = opt};
   int err = setup(world, &r);
   if (!err && !r.skip)

@@ -39,7 +39,7 @@ matplotlib.use("Agg")
 import matplotlib.image  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sgmrun_test import FASHION, SOURCE, check, finish, run, scratch, text, write_config  # noqa: E402
+from sgmrun_test import FASHION, SOURCE, check, finish, good_pdf, good_png, run, scratch, text, write_config  # noqa: E402
 
 ANALYSIS = os.path.join(SOURCE, "analysis")
 sys.path.insert(0, ANALYSIS)
@@ -71,21 +71,6 @@ for name in inputs:
         check(status == 0, f"smoke {name} task {task}: {err}")
 files = sorted(glob.glob(os.path.join(results, "*.h5")))
 check(len(files) == 16, f"16 smoke run files: {len(files)}")
-
-
-def good_png(path):
-    if not check(os.path.exists(path) and os.path.getsize(path) > 5000, f"{path} written"):
-        return False
-    img = matplotlib.image.imread(path)
-    return check(img.shape[0] > 200 and img.shape[1] > 300 and float(img[..., :3].std()) > 0.02,
-                 f"{path}: an image with content ({img.shape}, std {img[..., :3].std():.3f})")
-
-
-def good_pdf(path):
-    if not check(os.path.exists(path) and os.path.getsize(path) > 1000, f"{path} written"):
-        return False
-    with open(path, "rb") as f:
-        return check(f.read(5) == b"%PDF-", f"{path} is a PDF")
 
 
 # --- analysis/figures on the results directory -----------------------------

@@ -421,14 +421,15 @@ row("combo: class not in the data", "combo", "run",
     expect=[r"\[data\] classes", r"unknown class 7"])
 row("combo: scale on constant data", "combo", "run", data_cfg("npy", F["npy_const"], "scale = unit\n"),
     expect=[E(F["npy_const"]), r"scale = unit", r"2\.5"])
-# The Jacobian analysis is not implemented yet (`sgmrun jacobian` is
-# planned): a run whose configuration asks for it ([jacobian] present) is
-# refused before any work rather than silently ignoring the section.  The
-# memory model of the fd method comes with the Jacobian itself.
+# A Jacobian analysis whose d x d matrices cannot fit the node is refused
+# before any work, naming the size and the way out (a larger grid).
 row("combo: fd Jacobian of a 100 000-dim problem", "combo", "run",
     "[data]\nsource = subspace\ndim = 100000\nintrinsic = 2\nn = 4\n[jacobian]\nmethod = fd\n"
-    "points = 128\n" + TINY,
-    expect=[r"\[jacobian\]", r"not available"])
+    "points = 4\n" + TINY,
+    expect=[r"\[jacobian\]", r"d = 100000", r"GiB per rank", r"larger PxQ"])
+row("combo: Jacobian points beyond the particles", "combo", "run",
+    GMM_DATA + "[jacobian]\npoints = 9\nblock = 1\n" + TINY,
+    expect=[r"\[jacobian\] points = 9", r"\[sampler\] particles = 4"])
 # The float32 kernel is not implemented yet: refused, not ignored.
 
 # -- --points --------------------------------------------------------------------

@@ -144,3 +144,20 @@ def status(path):
     import h5py
     with h5py.File(path, "r") as f:
         return text(f.attrs.get("status", ""))
+
+
+def good_png(path):
+    """A written PNG of at least 300 x 200 pixels with visible content."""
+    import matplotlib.image
+    if not check(os.path.exists(path) and os.path.getsize(path) > 5000, f"{path} written"):
+        return False
+    img = matplotlib.image.imread(path)
+    return check(img.shape[0] > 200 and img.shape[1] > 300 and float(img[..., :3].std()) > 0.02,
+                 f"{path}: an image with content ({img.shape}, std {img[..., :3].std():.3f})")
+
+
+def good_pdf(path):
+    if not check(os.path.exists(path) and os.path.getsize(path) > 1000, f"{path} written"):
+        return False
+    with open(path, "rb") as f:
+        return check(f.read(5) == b"%PDF-", f"{path} is a PDF")
