@@ -123,6 +123,15 @@ void sgm__jacobian_close(struct sgm__jac_run **J);
  * whose row size is a multiple of P Q (one row when none is). */
 int sgm__jacobian_grid_rows(const sgm_config_t *cfg, int world_size);
 
+/** Sets up a run's analysis of its first [jacobian] points particles at
+ * the grid times nearest the listed ones (r->jac, r->jac_step).
+ * Collective. */
+int sgm__jacobian_run_open(MPI_Comm world, struct run *r);
+
+/** Analyses the listed times that fall on step k (the state at t_k, before
+ * the step moves it).  Collective. */
+int sgm__jacobian_run_step(struct run *r, int64_t k, double tk);
+
 /** sgm_experiment_run with opt->points (points.c). */
 int sgm__experiment_points(MPI_Comm world, const sgm_config_t *cfg,
                            const struct sgm_run_options *opt);

@@ -347,3 +347,40 @@ int sgm__jacobian_steps(const sgm_config_t *cfg, const double *t, int64_t K,
   }
   return 0;
 }
+
+/* ---- A run's analysis (run.c calls these) ------------------------------ */
+
+/* The Jacobian analysis of the first [jacobian] points particles, at the
+ * grid times nearest the listed ones.  Collective. */
+int sgm__jacobian_run_open(MPI_Comm world, struct run *r) {
+  const sgm_config_t *cfg = r->cfg;
+  const int64_t M = cfg->jacobian.points;
+  const int64_t end = r->first + r->count < M ? r->first + r->count : M;
+  SGM_CALL(sgm__jacobian_open(world, cfg, r->grid, r->drift, M, r->first,
+                              end > r->first ? end - r->first : 0, &r->jac));
+  int err = SGM_MALLOC(r->jac_step, (size_t)cfg->jacobian.times.count + 1);
+  if (!err)
+    sgm__jacobian_steps(cfg, sgm_sampler_times(r->sampler),
+                        sgm_sampler_steps(r->sampler), r->jac_step);
+  return sgm_error_agree(world, err);
+}
+
+/* The listed times analysed at step k (the state at t_k, before the step
+ * moves it).  Collective. */
+int sgm__jacobian_run_step(struct run *r, int64_t k, double tk) {
+  if (!r->jac)
+    return 0;
+  for (int j = 0; j < r->cfg->jacobian.times.count; j++) {
+    if (r->jac_step[j] != k)
+      continue;
+    double t0 = MPI_Wtime();
+    SGM_CALL(sgm__jacobian_time(r->jac, j, tk, r->y, r->out));
+    const double spent = MPI_Wtime() - t0;
+    r->t_jacobian += spent;
+    sgm_log(SGM_LOG_INFO,
+            "Jacobian analysis at t = %.4g (listed %g): %d points in %.3g s",
+            tk, r->cfg->jacobian.times.values[j], r->cfg->jacobian.points,
+            spent);
+  }
+  return 0;
+}

@@ -268,41 +268,6 @@ static int create(MPI_Comm world, struct run *r) {
   return err;
 }
 
-/* The Jacobian analysis of the first [jacobian] points particles, at the
- * grid times nearest the listed ones.  Collective. */
-static int open_jacobian(MPI_Comm world, struct run *r) {
-  const sgm_config_t *cfg = r->cfg;
-  const int64_t M = cfg->jacobian.points;
-  const int64_t end = r->first + r->count < M ? r->first + r->count : M;
-  SGM_CALL(sgm__jacobian_open(world, cfg, r->grid, r->drift, M, r->first,
-                              end > r->first ? end - r->first : 0, &r->jac));
-  int err = SGM_MALLOC(r->jac_step, (size_t)cfg->jacobian.times.count + 1);
-  if (!err)
-    sgm__jacobian_steps(cfg, sgm_sampler_times(r->sampler),
-                        sgm_sampler_steps(r->sampler), r->jac_step);
-  return sgm_error_agree(world, err);
-}
-
-/* The listed times analysed at step k (the state at t_k, before the step
- * moves it).  Collective. */
-static int analyse_jacobian(struct run *r, int64_t k, double tk) {
-  if (!r->jac)
-    return 0;
-  for (int j = 0; j < r->cfg->jacobian.times.count; j++) {
-    if (r->jac_step[j] != k)
-      continue;
-    double t0 = MPI_Wtime();
-    SGM_CALL(sgm__jacobian_time(r->jac, j, tk, r->y, r->out));
-    const double spent = MPI_Wtime() - t0;
-    r->t_jacobian += spent;
-    sgm_log(SGM_LOG_INFO,
-            "Jacobian analysis at t = %.4g (listed %g): %d points in %.3g s",
-            tk, r->cfg->jacobian.times.values[j], r->cfg->jacobian.points,
-            spent);
-  }
-  return 0;
-}
-
 /* Everything before the first step; all of it agreed collectively. */
 static int setup(MPI_Comm world, struct run *r) {
   const sgm_config_t *cfg = r->cfg;
@@ -342,7 +307,7 @@ static int setup(MPI_Comm world, struct run *r) {
     err = sgm_sampler_create(cfg, r->drift, &r->sampler);
   SGM_CALL(sgm_error_agree(world, err));
   if (cfg->jacobian.enabled)
-    SGM_CALL(open_jacobian(world, r));
+    SGM_CALL(sgm__jacobian_run_open(world, r));
   if (!err)
     err = sgm_diagnostics_create(cfg, r->grid->col, r->P, r->count, r->d,
                                  &r->diag);
@@ -574,7 +539,7 @@ static int loop(struct run *r) {
   double t_drift = 0.0, t_save = 0.0, t_start = MPI_Wtime();
   for (int64_t k = k0; k <= K && !err; k++) {
     const bool save = k % r->cfg->output.every == 0 || k == K;
-    if ((err = analyse_jacobian(r, k, t[k])) != 0) {
+    if ((err = sgm__jacobian_run_step(r, k, t[k])) != 0) {
       r->out_failed = err == SGM_ERR_HDF5 || err == SGM_ERR_IO;
       break;
     }
