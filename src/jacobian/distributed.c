@@ -25,6 +25,7 @@ void Cblacs_gridinit(int *context, const char *order, int nprow, int npcol);
 void Cblacs_gridinfo(int context, int *nprow, int *npcol, int *myrow,
                      int *mycol);
 void Cblacs_gridexit(int context);
+void Cblacs_freebuff(int context, int wait);
 void Cblacs_set(int context, int what, int *value);
 
 /* ScaLAPACK (Fortran: the trailing size_t are the hidden lengths of the
@@ -67,8 +68,17 @@ struct sgm_blacs {
 /* ---- Grids and layouts ------------------------------------------------ */
 
 static void release(sgm_blacs_t *g) {
-  if (g->context >= 0)
+  /* BLACS tests its asynchronous sends only when it next sends, and
+   * Cblacs_gridexit frees the grid's communicators without waiting for
+   * them: a send still in flight after the last ScaLAPACK call keeps its
+   * request, and with it the communicator, alive to the end of the process
+   * (a leak LeakSanitizer reported in CI under load).  Cblacs_freebuff
+   * with wait waits for every one; the receives they need are posted, each
+   * inside the same ScaLAPACK call on its peer. */
+  if (g->context >= 0) {
+    Cblacs_freebuff(g->context, 1);
     Cblacs_gridexit(g->context);
+  }
   if (g->handle >= 0)
     Cfree_blacs_system_handle(g->handle);
   if (g->comm != MPI_COMM_NULL)
