@@ -30,6 +30,9 @@ enum sgm_data_source {
 enum sgm_split { SGM_SPLIT_TRAIN, SGM_SPLIT_TEST };
 enum sgm_scale { SGM_SCALE_MINUS1_1, SGM_SCALE_UNIT, SGM_SCALE_NONE };
 enum sgm_sde_kind { SGM_SDE_VP, SGM_SDE_VE, SGM_SDE_OU };
+/* [drift] pfgm_D when model = pfgm leaves it unset: PFGM++'s choice for
+ * CIFAR-10 (Xu et al. 2023). */
+#define SGM_PFGM_D_DEFAULT 2048
 enum sgm_drift_model {
   SGM_DRIFT_EMPIRICAL,
   SGM_DRIFT_SMOOTHED,
@@ -52,7 +55,23 @@ enum sgm_method {
   SGM_METHOD_ALD
 };
 enum sgm_time_grid { SGM_GRID_UNIFORM, SGM_GRID_LOG_SIGMA, SGM_GRID_EDM };
-enum sgm_prior { SGM_PRIOR_GAUSSIAN, SGM_PRIOR_POINT, SGM_PRIOR_FORWARD };
+enum sgm_ode_solver { SGM_SOLVER_RK45, SGM_SOLVER_HEUN };
+enum sgm_predictor {
+  SGM_PREDICTOR_REVERSE_DIFFUSION,
+  SGM_PREDICTOR_EM,
+  SGM_PREDICTOR_ANCESTRAL
+};
+enum sgm_corrector {
+  SGM_CORRECTOR_LANGEVIN,
+  SGM_CORRECTOR_ALD,
+  SGM_CORRECTOR_NONE
+};
+enum sgm_prior {
+  SGM_PRIOR_GAUSSIAN,
+  SGM_PRIOR_POINT,
+  SGM_PRIOR_FORWARD,
+  SGM_PRIOR_PFGM /* the model's own prior (sgm_drift_prior) */
+};
 enum sgm_jacobian_method { SGM_JACOBIAN_ANALYTIC, SGM_JACOBIAN_FD };
 enum sgm_save_vectors {
   SGM_SAVE_VECTORS_NAMED,
@@ -126,7 +145,7 @@ struct sgm_config {
     double bandwidth; /* 0 = unset */
     char *plugin;
     char *plugin_args;
-    double pfgm_D;
+    double pfgm_D; /* 0 = unset; model = pfgm: SGM_PFGM_D_DEFAULT */
   } drift;
   struct {
     enum sgm_perturb_kind kind;
@@ -143,6 +162,17 @@ struct sgm_config {
     enum sgm_prior prior;
     struct sgm_real_list prior_value; /* one value (broadcast) or d values */
     bool denoise;
+    enum sgm_ode_solver solver;   /* ode */
+    double rtol, atol;            /* ode, rk45 */
+    enum sgm_predictor predictor; /* pc */
+    enum sgm_corrector corrector; /* pc */
+    double snr;                   /* pc correctors */
+    int corrector_steps;          /* pc */
+    int levels;                   /* ald: noise levels L */
+    int level_steps;              /* ald: Langevin steps per level M */
+    double step_size;             /* ald: epsilon */
+    double sigma_first;           /* ald: sigma_1; 0 = sigma(T) */
+    double sigma_last;            /* ald: sigma_L; 0 = sigma(t_min) */
   } sampler;
   struct {
     int64_t every;
@@ -239,6 +269,7 @@ const char *sgm_config_drift_name(enum sgm_drift_model model);
 const char *sgm_config_sde_name(enum sgm_sde_kind kind);
 const char *sgm_config_perturb_name(enum sgm_perturb_kind kind);
 const char *sgm_config_scale_name(enum sgm_scale scale);
+const char *sgm_config_method_name(enum sgm_method method);
 
 /** True for the image sources (fashion-mnist, idx, cifar10). */
 bool sgm_config_source_is_image(enum sgm_data_source source);

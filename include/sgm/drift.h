@@ -4,12 +4,18 @@
  *
  * The base model is [drift] model: `empirical` (grad log p^_t, the exact
  * score of the training set), `smoothed` (the training set blurred by a
- * Gaussian kernel of width bandwidth), or `gmm` (the exact score of the
- * synthetic mixture that generated the data).  The perturbation e is [perturb]
- * kind: `none`, `constant` (c u), `time` (c u sigma(t)^-alpha) or `rotation`
- * (c A x with A skew-symmetric on a random rank-k subspace).  Every
+ * Gaussian kernel of width bandwidth), `gmm` (the exact score of the
+ * synthetic mixture that generated the data), or `plugin` (the score of a
+ * shared object that speaks the ABI of sgm/plugin.h).  The perturbation e is
+ * [perturb] kind: `none`, `constant` (c u), `time` (c u sigma(t)^-alpha) or
+ * `rotation` (c A x with A skew-symmetric on a random rank-k subspace).  Every
  * evaluation also yields the empirical quantities the diagnostics need, from
  * the same pass over the data where possible.
+ *
+ * Model `pfgm` is the empirical Poisson field of PFGM++ in d + pfgm_D
+ * dimensions at r = sigma(t) sqrt(D), as the effective score
+ * (m D(x) - x) / sigma^2 of the probability-flow ODE (src/drift/pfgm.c),
+ * with its own prior (sgm_drift_prior).
  */
 #ifndef SGM_DRIFT_H
 #define SGM_DRIFT_H
@@ -27,7 +33,8 @@ typedef struct sgm_drift sgm_drift_t;
  * (and whatever only they need is not computed). */
 typedef struct sgm_drift_out {
   double *drift;             /* p x d: s(x, t), perturbation included */
-  double *model_log_density; /* p: log density of the base model's mixture */
+  double *model_log_density; /* p: log density of the base model's mixture
+                                (NaN for a plugin, which has none) */
   double *empirical;         /* p x d: grad log p^_t(x) */
   double *log_density;       /* p: log p^_t(x) */
   double *denoised;          /* p x d: D(x) = E[X_0 | X_t = x] under p^ */
@@ -40,7 +47,8 @@ typedef struct sgm_drift_out {
 
 /**
  * Builds the configured drift over this rank's shard of the training set.
- * Not collective; every rank of a row must create the same drift.
+ * Every rank of a row must create the same drift; not collective, except
+ * for model = plugin (collective over the row: the plugin's init).
  * @param row the communicator whose ranks hold the shards of the training
  *            set (the grid's row)
  * @return 0, SGM_ERR_CONFIG (e.g. a rotation rank above d, a model this
@@ -87,6 +95,19 @@ const char *sgm_drift_model_name(const sgm_drift_t *drift);
 /** True when the model is the empirical score itself, so that
  * s - grad log p^_t is the perturbation alone. */
 int sgm_drift_is_empirical(const sgm_drift_t *drift);
+
+/**
+ * The initial particles of a model with a prior of its own ([sampler]
+ * prior = pfgm): particles first .. first + count - 1 (global indices) into
+ * y (count x d).  For pfgm, PFGM++'s perturbation kernel at r_max =
+ * sigma(T) sqrt(D) around the origin, x = r_max z_d / |z_D| with z_d ~
+ * N(0, I_d) and z_D ~ N(0, I_D).  Particle i's draw depends on (seed, i)
+ * alone (SGM_RNG_PRIOR streams), so paths do not depend on the rank layout.
+ * Not collective.
+ * @return 0, or SGM_ERR_UNSUPPORTED for a model without its own prior.
+ */
+int sgm_drift_prior(const sgm_drift_t *drift, uint64_t seed, int64_t first,
+                    int64_t count, double *y);
 
 /**
  * The variance v shared by every component of the model's mixture (0 for

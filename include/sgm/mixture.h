@@ -13,6 +13,13 @@
  * One mixture can carry several "heads": the same centres with an extra
  * variance h added to every component (h = 0 is the empirical score, h =
  * bandwidth^2 the smoothed one), evaluated from the same products.
+ *
+ * A mixture's kernel may instead be PFGM++'s Poisson kernel in N + D
+ * dimensions (N = d): p_r(x) = sum_i pi_i C r^D / (|x - m mu_i|^2 + r^2)^k,
+ * k = (d + D)/2, C = Gamma(k) / (pi^{d/2} Gamma(D/2)), at r^2 = D sigma^2
+ * (PFGM++'s alignment r = sigma sqrt(D)).  Its logits
+ * l_i = log pi_i - k log(1 + |x - m mu_i|^2 / r^2) come from the same
+ * products, streaming and reduction as the Gaussian ones.
  */
 #ifndef SGM_MIXTURE_H
 #define SGM_MIXTURE_H
@@ -25,6 +32,12 @@
 
 typedef struct sgm_mixture sgm_mixture_t;
 
+/** The kernel of every component of a mixture. */
+enum sgm_mixture_kernel {
+  SGM_MIXTURE_GAUSSIAN = 0, /* N(x; m mu_i, (m^2 v_i + sigma^2) I) */
+  SGM_MIXTURE_POISSON       /* PFGM++'s kernel of poisson_D extra dimensions */
+};
+
 /** The components of one mixture, as this rank sees them. */
 typedef struct sgm_mixture_desc {
   int d;
@@ -36,11 +49,24 @@ typedef struct sgm_mixture_desc {
   const double *variances;   /* v_i (n_local), copied; NULL: all 0 */
   const double *log_weights; /* log pi_i (n_local), copied; NULL: -log n */
   MPI_Comm comm;             /* the ranks whose shards make up the mixture */
+  /* SGM_MIXTURE_GAUSSIAN (0) or SGM_MIXTURE_POISSON; a Poisson mixture has
+   * no component variances and every head variance 0. */
+  enum sgm_mixture_kernel kernel;
+  double poisson_D; /* Poisson: the augmented dimensions D > 0 */
 } sgm_mixture_desc_t;
 
-/** Per-head results for p particles; any pointer may be NULL. */
+/**
+ * Per-head results for p particles; any pointer may be NULL.  For the
+ * Poisson kernel, with the weights w_i = softmax(l)_i (the posterior of
+ * the components given x): mean = denoised = sum_i w_i mu_i = E[X_0 | x]
+ * (posterior mean; Tweedie's formula does not hold for this kernel),
+ * log_density = log p_r(x), normalised, and score is the field's effective
+ * score (m mean - x) / sigma^2: the PFGM++ ODE dx/dr = (x - m mean) / r,
+ * r = sigma sqrt(D), is the probability-flow ODE dx/dsigma = -sigma score.
+ * It is not grad log p_r, which it approaches as D -> infinity.
+ */
 typedef struct sgm_mixture_out {
-  double *score;       /* p x d: grad log p_t */
+  double *score;       /* p x d: grad log p_t (Poisson: see above) */
   double *log_density; /* p: log p_t */
   double *denoised;    /* p x d: E[X_0 | X_t = x] (Tweedie) */
   double *mean; /* p x d: sum_i w_i mu_i (equal-variance mixtures only) */
@@ -60,7 +86,8 @@ typedef struct sgm_nearest {
 /**
  * Creates a mixture.  Not collective (no communication).
  * @param nheads        1..SGM_MIXTURE_MAX_HEADS
- * @param head_variance the extra variance of each head (>= 0)
+ * @param head_variance the extra variance of each head (>= 0; 0 for the
+ *                      Poisson kernel)
  */
 int sgm_mixture_create(const sgm_mixture_desc_t *desc, int nheads,
                        const double *head_variance, sgm_mixture_t **out);
@@ -115,9 +142,10 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads);
  * are left out of the SGEMM and computed from exact distances, the two
  * nearest centres are exact, and a particle whose float32 part could move
  * its score by more than `guard` (relative; a first-order worst-case
- * bound) is evaluated again in float64.  Only mixtures of equal variances and
- * weights with d > 3 have a float32 stream; others stay float64
- * (sgm_mixture_is_float32 says). Not collective.
+ * bound) is evaluated again in float64.  Only Gaussian mixtures of equal
+ * variances and weights with d > 3 have a float32 stream; others (the
+ * Poisson kernel among them) stay float64 (sgm_mixture_is_float32 says).
+ * Not collective.
  */
 void sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard);
 int sgm_mixture_is_float32(const sgm_mixture_t *mix);
@@ -138,8 +166,9 @@ int64_t sgm_mixture_local_count(const sgm_mixture_t *mix);
  * rows of d; *rows receives how many) and diag = sum_i w_i / s_i^2.  Rows
  * whose term w_i |a_i - abar|^2 is below 1e-20 diag are left out.
  * Collective over the mixture's communicator; diag is the same on every
- * rank.
- * @return 0; SGM_ERR_NUMERIC when every weight underflows; SGM_ERR_NOMEM.
+ * rank.  Gaussian kernels only.
+ * @return 0; SGM_ERR_NUMERIC when every weight underflows; SGM_ERR_NOMEM;
+ *         SGM_ERR_UNSUPPORTED for a Poisson mixture.
  */
 int sgm_mixture_jacobian_factor(const sgm_mixture_t *mix, int head, double m,
                                 double sigma2, const double *x, double *F,

@@ -21,6 +21,7 @@ enum sgm_rng_purpose {
   SGM_RNG_DATA_FRAME = 5,  /* random embedding of synthetic data */
   SGM_RNG_DIRECTION = 6,   /* random perturbation direction */
   SGM_RNG_ROTATION = 7,    /* random subspace of a rotation perturbation */
+  SGM_RNG_CORRECTOR = 8,   /* corrector increments: a = particle, b = step */
   SGM_RNG_TEST = 100       /* tests and benchmarks */
 };
 
@@ -57,6 +58,14 @@ double sgm_rng_normal(sgm_rng_t *rng);
  */
 void sgm_rng_normals(uint64_t seed, uint64_t purpose, uint64_t a, uint64_t b,
                      int64_t n, double *out);
+
+/**
+ * Gamma(shape, 1) for shape > 0, by Marsaglia and Tsang's squeeze (normals
+ * and uniforms from the stream; about 1.03 tries per draw for shape >= 1)
+ * and, for shape < 1, Gamma(shape + 1) U^(1/shape).  Twice a draw of
+ * shape D/2 is a chi^2_D variate without D normals.
+ */
+double sgm_rng_gamma(sgm_rng_t *rng, double shape);
 
 /**
  * A random orthonormal k-frame of R^d (k <= d), Haar-distributed: k

@@ -31,7 +31,12 @@ static const char *const method_names[] = {"em", "ei",  "ode",
                                            "pc", "ald", NULL};
 static const char *const time_grid_names[] = {"uniform", "log_sigma", "edm",
                                               NULL};
-static const char *const prior_names[] = {"gaussian", "point", "forward", NULL};
+static const char *const solver_names[] = {"rk45", "heun", NULL};
+static const char *const predictor_names[] = {"reverse_diffusion", "em",
+                                              "ancestral", NULL};
+static const char *const corrector_names[] = {"langevin", "ald", "none", NULL};
+static const char *const prior_names[] = {"gaussian", "point", "forward",
+                                          "pfgm", NULL};
 static const char *const jacobian_method_names[] = {"analytic", "fd", NULL};
 static const char *const save_vectors_names[] = {"named", "all", "none", NULL};
 
@@ -78,6 +83,22 @@ static const char *derive_data_seed(const sgm_config_t *cfg,
                                     size_t size) {
   snprintf(buf, size, "%" PRIu64, cfg->run.seed);
   return buf;
+}
+
+static const char *derive_pfgm_D(const sgm_config_t *cfg,
+                                 const struct sgm__cfg_input *in, char *buf,
+                                 size_t size) {
+  if (cfg->drift.model != SGM_DRIFT_PFGM)
+    return "";
+  snprintf(buf, size, "%d", SGM_PFGM_D_DEFAULT);
+  return buf;
+}
+
+/* The Poisson field starts from its own prior on the r_max hyper-cylinder. */
+static const char *derive_prior(const sgm_config_t *cfg,
+                                const struct sgm__cfg_input *in, char *buf,
+                                size_t size) {
+  return cfg->drift.model == SGM_DRIFT_PFGM ? "pfgm" : "gaussian";
 }
 
 static const char *derive_enabled(const sgm_config_t *cfg,
@@ -127,7 +148,7 @@ const struct sgm__cfg_key sgm__cfg_keys[] = {
   {"drift", "bandwidth", T(REAL), NULL, .bound = GT, .min = 0, .optional = true, .offset = F(drift.bandwidth), .doc = "kernel bandwidth of the smoothed score"},
   {"drift", "plugin", T(STRING), "", .offset = F(drift.plugin), .doc = "shared object of a plugin score"},
   {"drift", "plugin_args", T(STRING), "", .offset = F(drift.plugin_args), .doc = "argument string passed to the plugin"},
-  {"drift", "pfgm_D", T(REAL), NULL, .bound = GT, .min = 0, .optional = true, .offset = F(drift.pfgm_D), .doc = "augmented dimensions of the pfgm field"},
+  {"drift", "pfgm_D", T(REAL), NULL, derive_pfgm_D, .bound = GT, .min = 0, .optional = true, .offset = F(drift.pfgm_D), .doc = "augmented dimensions D of the pfgm field; default 2048 for model = pfgm"},
   {"perturb", "kind", T(CHOICE), "none", .choices = perturb_names, .offset = F(perturb.kind), .doc = "perturbation added to the drift"},
   {"perturb", "magnitude", T(REAL), "0", .offset = F(perturb.magnitude), .doc = "size of the perturbation"},
   {"perturb", "direction", T(CHOICE), "ones", .choices = direction_names, .offset = F(perturb.direction), .doc = "direction of a constant perturbation"},
@@ -137,9 +158,21 @@ const struct sgm__cfg_key sgm__cfg_keys[] = {
   {"sampler", "grid", T(CHOICE), "uniform", .choices = time_grid_names, .offset = F(sampler.grid), .doc = "placement of the time steps"},
   {"sampler", "steps", T(I64), "1000", .bound = GE, .min = 1, .offset = F(sampler.steps), .doc = "number of time steps"},
   {"sampler", "particles", T(I64), "1000", .bound = GE, .min = 1, .offset = F(sampler.particles), .doc = "number of particles sampled"},
-  {"sampler", "prior", T(CHOICE), "gaussian", .choices = prior_names, .offset = F(sampler.prior), .doc = "initial distribution of the particles"},
+  {"sampler", "prior", T(CHOICE), NULL, derive_prior, .choices = prior_names, .offset = F(sampler.prior), .doc = "initial distribution of the particles; default pfgm for model = pfgm, else gaussian"},
   {"sampler", "prior_value", T(REALS), "0", .offset = F(sampler.prior_value), .doc = "the point of the point prior (1 or d values)"},
   {"sampler", "denoise", T(BOOL), "yes", .offset = F(sampler.denoise), .doc = "take a final Tweedie denoising step"},
+  {"sampler", "solver", T(CHOICE), "rk45", .choices = solver_names, .offset = F(sampler.solver), .doc = "method = ode: adaptive rk45 (GSL odeiv2) or fixed-step heun"},
+  {"sampler", "rtol", T(REAL), "1e-5", .bound = GT, .min = 0, .offset = F(sampler.rtol), .doc = "method = ode, solver = rk45: relative tolerance"},
+  {"sampler", "atol", T(REAL), "1e-5", .bound = GT, .min = 0, .offset = F(sampler.atol), .doc = "method = ode, solver = rk45: absolute tolerance"},
+  {"sampler", "predictor", T(CHOICE), "reverse_diffusion", .choices = predictor_names, .offset = F(sampler.predictor), .doc = "method = pc: the predictor"},
+  {"sampler", "corrector", T(CHOICE), "langevin", .choices = corrector_names, .offset = F(sampler.corrector), .doc = "method = pc: the corrector"},
+  {"sampler", "snr", T(REAL), "0.16", .bound = GE, .min = 0, .offset = F(sampler.snr), .doc = "method = pc: signal-to-noise ratio of the corrector"},
+  {"sampler", "corrector_steps", T(INT), "1", .bound = GE, .min = 1, .offset = F(sampler.corrector_steps), .doc = "method = pc: corrector steps after each predictor step"},
+  {"sampler", "levels", T(INT), "10", .bound = GE, .min = 1, .offset = F(sampler.levels), .doc = "method = ald: noise levels L"},
+  {"sampler", "level_steps", T(INT), "100", .bound = GE, .min = 1, .offset = F(sampler.level_steps), .doc = "method = ald: Langevin steps per level M"},
+  {"sampler", "step_size", T(REAL), "2e-5", .bound = GT, .min = 0, .offset = F(sampler.step_size), .doc = "method = ald: step epsilon at the last level"},
+  {"sampler", "sigma_first", T(REAL), NULL, .bound = GT, .min = 0, .optional = true, .offset = F(sampler.sigma_first), .doc = "method = ald: largest noise level; default sigma(T)"},
+  {"sampler", "sigma_last", T(REAL), NULL, .bound = GT, .min = 0, .optional = true, .offset = F(sampler.sigma_last), .doc = "method = ald: smallest noise level; default sigma(t_min)"},
   {"output", "every", T(I64), "10", .bound = GE, .min = 1, .offset = F(output.every), .doc = "save every this many steps"},
   {"output", "trajectories", T(BOOL), "no", .offset = F(output.trajectories), .doc = "save the particles at every save step"},
   {"output", "storage", T(CHOICE), "float64", .choices = precision_names, .offset = F(output.storage), .doc = "precision of the stored arrays"},
@@ -199,6 +232,10 @@ const char *sgm_config_sde_name(enum sgm_sde_kind kind) {
 
 const char *sgm_config_perturb_name(enum sgm_perturb_kind kind) {
   return NAME_OF(perturb_names, kind);
+}
+
+const char *sgm_config_method_name(enum sgm_method method) {
+  return NAME_OF(method_names, method);
 }
 
 const char *sgm_config_scale_name(enum sgm_scale scale) {

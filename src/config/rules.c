@@ -169,10 +169,6 @@ static int check_drift(const struct rules *r) {
     if (!cfg->drift.plugin[0])
       return required(r, "drift.plugin", "drift.model", "plugin");
     break;
-  case SGM_DRIFT_PFGM:
-    if (cfg->drift.pfgm_D == 0)
-      return required(r, "drift.pfgm_D", "drift.model", "pfgm");
-    break;
   case SGM_DRIFT_GMM:
     if (cfg->data.source != SGM_DATA_GMM)
       return relation(r, "drift.model", "requires [data] source = gmm, but",
@@ -195,6 +191,18 @@ static int check_sampler(const struct rules *r) {
     snprintf(rel, sizeof rel, "has %d values, but", n);
     return relation(r, "sampler.prior_value", rel, "data.dim", tail);
   }
+  /* Annealed Langevin anneals the ve noise levels (m = 1): its scores are
+   * the ve mixture's at each level. */
+  if (cfg->sampler.method == SGM_METHOD_ALD && cfg->sde.kind != SGM_SDE_VE)
+    return relation(r, "sampler.method",
+                    "(annealed Langevin) anneals the ve "
+                    "noise levels and needs [sde] kind = ve, but",
+                    "sde.kind", NULL);
+  const double first = cfg->sampler.sigma_first, last = cfg->sampler.sigma_last;
+  if (cfg->sampler.method == SGM_METHOD_ALD && first > 0 && last > 0 &&
+      first <= last)
+    return relation(r, "sampler.sigma_first", "must exceed",
+                    "sampler.sigma_last", NULL);
   return 0;
 }
 

@@ -9,7 +9,8 @@
 #include "sgm/error.h"
 
 static const struct sgm__model_ops *const models[] = {
-    &sgm__model_empirical, &sgm__model_smoothed, &sgm__model_gmm};
+    &sgm__model_empirical, &sgm__model_smoothed, &sgm__model_gmm,
+    &sgm__model_plugin, &sgm__model_pfgm};
 static const struct sgm__perturb_ops *const perturbs[] = {
     &sgm__perturb_constant, &sgm__perturb_time, &sgm__perturb_rotation};
 
@@ -45,6 +46,15 @@ static void describe(sgm_drift_t *dr, const sgm_config_t *cfg) {
   if (cfg->drift.model == SGM_DRIFT_SMOOTHED)
     len += snprintf(dr->description + len, sizeof dr->description - len,
                     " (h = %g)", cfg->drift.bandwidth);
+  if (cfg->drift.model == SGM_DRIFT_PFGM)
+    len += snprintf(
+        dr->description + len, sizeof dr->description - len, " (D = %g)",
+        cfg->drift.pfgm_D > 0 ? cfg->drift.pfgm_D : SGM_PFGM_D_DEFAULT);
+  if (cfg->drift.model == SGM_DRIFT_PLUGIN) {
+    const char *slash = strrchr(cfg->drift.plugin, '/');
+    len += snprintf(dr->description + len, sizeof dr->description - len,
+                    " (%.120s)", slash ? slash + 1 : cfg->drift.plugin);
+  }
   if (!dr->perturb)
     return;
   len += snprintf(dr->description + len, sizeof dr->description - len,
@@ -67,7 +77,7 @@ int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   const struct sgm__model_ops *model = find_model(model_name);
   SGM_CHECK(model != NULL, SGM_ERR_UNSUPPORTED,
             "[drift] model = %s is not available in this version of sgmrun "
-            "(available: empirical, smoothed, gmm)",
+            "(available: empirical, smoothed, gmm, plugin, pfgm)",
             model_name);
   sgm_drift_t *dr = NULL;
   SGM_CALL(SGM_CALLOC(dr, 1));
@@ -132,7 +142,9 @@ static int check_finite(const sgm_drift_t *dr, double t, int64_t p,
               {"perturbation", out->perturbation, pd, (size_t)dr->d},
               {"perturbation norm", out->perturbation_norm, n, 1},
               {"log density", out->log_density, n, 1},
-              {"model log density", out->model_log_density, n, 1}};
+              {"model log density",
+               dr->model->no_log_density ? NULL : out->model_log_density, n,
+               1}};
   for (size_t o = 0; o < sizeof outs / sizeof *outs; o++) {
     int64_t at = first_non_finite(outs[o].v, outs[o].len);
     if (at < 0)
@@ -163,7 +175,7 @@ int sgm_drift_eval(sgm_drift_t *dr, double t, int64_t p, const double *x,
             "drift evaluated at t = %g (must be > 0)", t);
   double m = sgm_schedule_mean(&dr->schedule, t);
   double sigma2 = sgm_schedule_var(&dr->schedule, t);
-  SGM_CALL(dr->model->eval(dr->model_impl, m, sigma2, p, x, out));
+  SGM_CALL(dr->model->eval(dr->model_impl, t, m, sigma2, p, x, out));
   const size_t len = (size_t)p * (size_t)dr->d;
   if (out->perturbation) {
     memset(out->perturbation, 0, len * sizeof *out->perturbation);
@@ -236,6 +248,15 @@ const char *sgm_drift_model_name(const sgm_drift_t *dr) {
 
 int sgm_drift_is_empirical(const sgm_drift_t *dr) {
   return dr->model == &sgm__model_empirical;
+}
+
+int sgm_drift_prior(const sgm_drift_t *dr, uint64_t seed, int64_t first,
+                    int64_t count, double *y) {
+  SGM_CHECK(dr->model->prior != NULL, SGM_ERR_UNSUPPORTED,
+            "[sampler] prior = pfgm is the Poisson field's own prior: it "
+            "needs [drift] model = pfgm, not %s",
+            dr->model->name);
+  return dr->model->prior(dr->model_impl, &dr->schedule, seed, first, count, y);
 }
 
 int sgm_drift_model_variance(const sgm_drift_t *dr, double *v) {

@@ -7,13 +7,15 @@
 #include "sgm/schedule.h"
 
 /** A base model.  eval fills out->drift with the base drift (no
- * perturbation) and every empirical output that is requested. */
+ * perturbation) and every empirical output that is requested, at forward
+ * time t (mean factor m, marginal variance sigma2).  The optional hooks may
+ * be NULL. */
 struct sgm__model_ops {
   const char *name;
   int (*create)(const sgm_config_t *cfg, const sgm_dataset_t *data,
                 MPI_Comm row, void **impl);
-  int (*eval)(void *impl, double m, double sigma2, int64_t p, const double *x,
-              sgm_drift_out_t *out);
+  int (*eval)(void *impl, double t, double m, double sigma2, int64_t p,
+              const double *x, sgm_drift_out_t *out);
   double (*flops)(const void *impl, int64_t p, const sgm_drift_out_t *request);
   /* Bytes of work space evaluations of p particles keep. */
   double (*work_bytes)(const void *impl, int64_t p);
@@ -28,6 +30,11 @@ struct sgm__model_ops {
    * whether every rank holds all of it (replicated) rather than a shard. */
   void (*model_mixture)(const void *impl, const sgm_mixture_t **mix,
                         int *replicated);
+  /* Optional: the model's own prior (sgm_drift_prior). */
+  int (*prior)(const void *impl, const sgm_schedule_t *sched, uint64_t seed,
+               int64_t first, int64_t count, double *y);
+  /* The model has no log density (model_log_density is NaN). */
+  int no_log_density;
 };
 
 /** A perturbation e(x, t), added to a drift in place. */
@@ -42,6 +49,8 @@ struct sgm__perturb_ops {
 extern const struct sgm__model_ops sgm__model_empirical;
 extern const struct sgm__model_ops sgm__model_smoothed;
 extern const struct sgm__model_ops sgm__model_gmm;
+extern const struct sgm__model_ops sgm__model_pfgm;
+extern const struct sgm__model_ops sgm__model_plugin;
 extern const struct sgm__perturb_ops sgm__perturb_constant;
 extern const struct sgm__perturb_ops sgm__perturb_time;
 extern const struct sgm__perturb_ops sgm__perturb_rotation;
@@ -58,6 +67,19 @@ int sgm__empirical_mixture(const sgm_config_t *cfg, const sgm_dataset_t *data,
 
 /** True when out asks for anything only the empirical mixture provides. */
 int sgm__wants_empirical(const sgm_drift_out_t *out);
+
+/**
+ * The empirical outputs out asks for (empirical score, log density,
+ * denoiser, nearest examples) from the empirical mixture emp, for a model
+ * whose own drift comes from elsewhere (gmm, pfgm, plugin); nothing when
+ * it asks for none.  Collective over the row.
+ */
+int sgm__eval_empirical(sgm_mixture_t *emp, double m, double sigma2, int64_t p,
+                        const double *x, sgm_drift_out_t *out);
+
+/** The flops of sgm__eval_empirical for request. */
+double sgm__empirical_flops(const sgm_mixture_t *emp, int64_t p,
+                            const sgm_drift_out_t *request);
 
 /** The nearest-search request of out, or NULL when it asks for none. */
 sgm_nearest_t *sgm__nearest_request(sgm_drift_out_t *out);

@@ -33,6 +33,21 @@ int sgm__wants_empirical(const sgm_drift_out_t *out) {
          sgm__nearest_request((sgm_drift_out_t *)out) != NULL;
 }
 
+int sgm__eval_empirical(sgm_mixture_t *emp, double m, double sigma2, int64_t p,
+                        const double *x, sgm_drift_out_t *out) {
+  if (!sgm__wants_empirical(out))
+    return 0;
+  sgm_mixture_out_t o = {.score = out->empirical,
+                         .log_density = out->log_density,
+                         .denoised = out->denoised};
+  return sgm_mixture_eval(emp, m, sigma2, p, x, &o, sgm__nearest_request(out));
+}
+
+double sgm__empirical_flops(const sgm_mixture_t *emp, int64_t p,
+                            const sgm_drift_out_t *request) {
+  return sgm__wants_empirical(request) ? sgm_mixture_flops(emp, p) : 0.0;
+}
+
 sgm_nearest_t *sgm__nearest_request(sgm_drift_out_t *out) {
   const sgm_nearest_t *n = &out->nearest;
   if (n->index || n->second_index || n->distance || n->second_distance)
@@ -62,8 +77,8 @@ static int empirical_create(const sgm_config_t *cfg, const sgm_dataset_t *data,
   return 0;
 }
 
-static int empirical_eval(void *impl, double m, double sigma2, int64_t p,
-                          const double *x, sgm_drift_out_t *out) {
+static int empirical_eval(void *impl, double t, double m, double sigma2,
+                          int64_t p, const double *x, sgm_drift_out_t *out) {
   struct empirical *e = impl;
   sgm_mixture_out_t mo = {.score = out->drift ? out->drift : out->empirical,
                           .log_density = out->log_density
@@ -119,11 +134,16 @@ static void empirical_model_mixture(const void *impl, const sgm_mixture_t **mix,
 }
 
 const struct sgm__model_ops sgm__model_empirical = {
-    "empirical",          empirical_create,
-    empirical_eval,       empirical_flops,
-    empirical_work_bytes, empirical_destroy,
-    empirical_variance,   empirical_min_variance,
-    empirical_mixtures,   empirical_model_mixture};
+    .name = "empirical",
+    .create = empirical_create,
+    .eval = empirical_eval,
+    .flops = empirical_flops,
+    .work_bytes = empirical_work_bytes,
+    .destroy = empirical_destroy,
+    .shared_variance = empirical_variance,
+    .min_variance = empirical_min_variance,
+    .mixtures = empirical_mixtures,
+    .model_mixture = empirical_model_mixture};
 
 /* ---- smoothed ----------------------------------------------------------- */
 
@@ -162,8 +182,8 @@ fail:
   return err;
 }
 
-static int smoothed_eval(void *impl, double m, double sigma2, int64_t p,
-                         const double *x, sgm_drift_out_t *out) {
+static int smoothed_eval(void *impl, double t, double m, double sigma2,
+                         int64_t p, const double *x, sgm_drift_out_t *out) {
   struct smoothed *s = impl;
   sgm_mixture_out_t model = {.score = out->drift,
                              .log_density = out->model_log_density,
@@ -219,8 +239,13 @@ static void smoothed_model_mixture(const void *impl, const sgm_mixture_t **mix,
 }
 
 const struct sgm__model_ops sgm__model_smoothed = {
-    "smoothed",          smoothed_create,
-    smoothed_eval,       smoothed_flops,
-    smoothed_work_bytes, smoothed_destroy,
-    smoothed_variance,   smoothed_min_variance,
-    smoothed_mixtures,   smoothed_model_mixture};
+    .name = "smoothed",
+    .create = smoothed_create,
+    .eval = smoothed_eval,
+    .flops = smoothed_flops,
+    .work_bytes = smoothed_work_bytes,
+    .destroy = smoothed_destroy,
+    .shared_variance = smoothed_variance,
+    .min_variance = smoothed_min_variance,
+    .mixtures = smoothed_mixtures,
+    .model_mixture = smoothed_model_mixture};

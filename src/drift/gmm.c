@@ -59,7 +59,7 @@ fail:
   return err;
 }
 
-static int gmm_eval(void *impl, double m, double sigma2, int64_t p,
+static int gmm_eval(void *impl, double t, double m, double sigma2, int64_t p,
                     const double *x, sgm_drift_out_t *out) {
   struct gmm_model *g = impl;
   SGM_CHECK(!out->model_mean, SGM_ERR_UNSUPPORTED,
@@ -70,22 +70,14 @@ static int gmm_eval(void *impl, double m, double sigma2, int64_t p,
                                .log_density = out->model_log_density};
     SGM_CALL(sgm_mixture_eval(g->truth, m, sigma2, p, x, &truth, NULL));
   }
-  if (sgm__wants_empirical(out)) {
-    sgm_mixture_out_t emp = {.score = out->empirical,
-                             .log_density = out->log_density,
-                             .denoised = out->denoised};
-    SGM_CALL(sgm_mixture_eval(g->empirical, m, sigma2, p, x, &emp,
-                              sgm__nearest_request(out)));
-  }
-  return 0;
+  return sgm__eval_empirical(g->empirical, m, sigma2, p, x, out);
 }
 
 static double gmm_flops(const void *impl, int64_t p,
                         const sgm_drift_out_t *request) {
   const struct gmm_model *g = impl;
   return sgm_mixture_flops(g->truth, p) +
-         (sgm__wants_empirical(request) ? sgm_mixture_flops(g->empirical, p)
-                                        : 0.0);
+         sgm__empirical_flops(g->empirical, p, request);
 }
 
 static double gmm_work_bytes(const void *impl, int64_t p) {
@@ -126,7 +118,14 @@ static void gmm_model_mixture(const void *impl, const sgm_mixture_t **mix,
   *replicated = 1;
 }
 
-const struct sgm__model_ops sgm__model_gmm = {
-    "gmm",          gmm_create,       gmm_eval,     gmm_flops,
-    gmm_work_bytes, gmm_destroy,      gmm_variance, gmm_min_variance,
-    gmm_mixtures,   gmm_model_mixture};
+const struct sgm__model_ops sgm__model_gmm = {.name = "gmm",
+                                              .create = gmm_create,
+                                              .eval = gmm_eval,
+                                              .flops = gmm_flops,
+                                              .work_bytes = gmm_work_bytes,
+                                              .destroy = gmm_destroy,
+                                              .shared_variance = gmm_variance,
+                                              .min_variance = gmm_min_variance,
+                                              .mixtures = gmm_mixtures,
+                                              .model_mixture =
+                                                  gmm_model_mixture};

@@ -52,8 +52,9 @@ struct run {
    * the time grid at which each listed time is analysed. */
   struct sgm__jac_run *jac;
   int64_t *jac_step;
-  double t_jacobian; /* seconds spent in it (rank 0's clock) */
-  bool out_failed;   /* a write to the results file failed: abandon it */
+  double t_jacobian;                 /* seconds spent in it (rank 0's clock) */
+  double stage_flops, stage_seconds; /* multi-stage steps' drift evaluations */
+  bool out_failed; /* a write to the results file failed: abandon it */
 };
 
 /** A sweep task's root attributes: "task", one per swept key (named by

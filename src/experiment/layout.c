@@ -118,17 +118,10 @@ int sgm__layout_task_attributes(const struct sgm_run_options *opt, hid_t f) {
 }
 
 static int run_attributes(struct run *r, hid_t f) {
-  char text[512];
-  const sgm_config_t *cfg = r->cfg;
   SGM_CALL(sgm_output_attr_string(f, "drift", sgm_drift_describe(r->drift)));
   SGM_CALL(sgm_output_attr_string(f, "data", r->data->description));
-  snprintf(text, sizeof text, "%s on a %s grid of %lld steps, %lld particles",
-           cfg->sampler.method == SGM_METHOD_EI ? "ei" : "em",
-           cfg->sampler.grid == SGM_GRID_UNIFORM     ? "uniform"
-           : cfg->sampler.grid == SGM_GRID_LOG_SIGMA ? "log_sigma"
-                                                     : "edm",
-           (long long)cfg->sampler.steps, (long long)r->P);
-  SGM_CALL(sgm_output_attr_string(f, "sampler", text));
+  SGM_CALL(
+      sgm_output_attr_string(f, "sampler", sgm_sampler_describe(r->sampler)));
   SGM_CALL(sgm_output_attr_int64(f, "particles", r->P));
   SGM_CALL(sgm_output_attr_int64(f, "dimension", r->d));
   SGM_CALL(sgm_output_attr_int64(f, "training_examples", r->data->n));

@@ -63,9 +63,10 @@ static int points_setup(MPI_Comm world, const sgm_config_t *cfg,
   if (!err)
     err = sgm_input_matrix_rows("--points", opt->points, "/points", p->first,
                                 p->count, p->data->d, p->y);
-  if (!err)
-    err = sgm_drift_create(cfg, p->data, p->grid->row, &p->drift);
   SGM_CALL(sgm_error_agree(world, err));
+  /* Collective over the row (a plugin's init): every rank, or none. */
+  SGM_CALL(sgm_error_agree(
+      world, sgm_drift_create(cfg, p->data, p->grid->row, &p->drift)));
   char grid_text[32];
   sgm_log(SGM_LOG_INFO, "%s; grid %s (%d ranks); drift %s; %lld points from %s",
           p->data->description,

@@ -477,13 +477,35 @@ static void report_memory(const struct run *r) {
           peak.value - mine[1] - mine[2]);
 }
 
+/* The drift alone at (x, t) for n of the row's particles, chunk by chunk:
+ * the further evaluations of a multi-stage step (ode, pc).  Collective over
+ * the row (the rows of a grid may make different numbers of them: rk45). */
+static int eval_stage(void *ctx, double t, int64_t n, const double *x,
+                      double *s) {
+  struct run *r = ctx;
+  int err = 0;
+  const double t0 = MPI_Wtime();
+  for (int64_t c0 = 0; c0 < n && !err; c0 += r->chunk) {
+    const int64_t m = n - c0 < r->chunk ? n - c0 : r->chunk;
+    sgm_drift_out_t out = {.drift = s + c0 * r->d};
+    r->stage_flops += sgm_drift_flops(r->drift, m, &out);
+    err = sgm_error_agree(r->grid->row,
+                          sgm_drift_eval(r->drift, t, m, x + c0 * r->d, &out));
+  }
+  r->stage_seconds += MPI_Wtime() - t0;
+  return err;
+}
+
 /* Step k at time tk, chunk by chunk: each chunk's drift evaluation, score
- * error, and move to t_{k+1} (at the last time, its denoising in place).
- * Adds this rank's flops and drift time; *p is the last chunk's plan (the
+ * error, and move to t_{k+1} (at the last time, its denoising in place);
+ * then the step's whole-slice part (rk45, pc's corrector).  Adds
+ * this rank's flops and drift time; *p is the last chunk's plan (the
  * step's outputs).  Collective. */
 static int step_chunks(struct run *r, int64_t k, double tk, struct plan *p,
                        double *flops, double *t_drift) {
   const int64_t K = sgm_sampler_steps(r->sampler);
+  const sgm_sampler_drift_t stage = {eval_stage, r, r->grid->col};
+  r->stage_flops = r->stage_seconds = 0.0;
   int err = 0;
   for (int64_t c = 0; c < r->chunks && !err; c++) {
     /* Chunks past the end of this rank's slice are empty. */
@@ -503,9 +525,15 @@ static int step_chunks(struct run *r, int64_t k, double tk, struct plan *p,
     if (k == K && r->cfg->sampler.denoise)
       sgm_sampler_denoise(r->sampler, n, yc, out->drift, yc);
     else if (k < K)
-      err = sgm_sampler_step(r->sampler, k, r->first + c0, n, yc, out);
+      err = sgm_sampler_step(r->sampler, k, r->first + c0, n, yc, out, &stage);
     err = sgm_error_agree(r->grid->world, err);
   }
+  if (!err && k < K)
+    err = sgm_error_agree(r->grid->world,
+                          sgm_sampler_finish_step(r->sampler, k, r->first,
+                                                  r->count, r->y, &stage));
+  *flops += r->stage_flops;
+  *t_drift += r->stage_seconds;
   return err;
 }
 

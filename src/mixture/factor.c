@@ -45,6 +45,9 @@ int sgm_mixture_jacobian_factor(const sgm_mixture_t *mix, int head, double m,
                                 int64_t *rows, double *diag) {
   SGM_CHECK(head >= 0 && head < mix->nheads, SGM_ERR_INTERNAL,
             "head %d of a mixture with %d", head, mix->nheads);
+  SGM_CHECK(mix->kernel == SGM_MIXTURE_GAUSSIAN, SGM_ERR_UNSUPPORTED,
+            "the Poisson field has no analytic Jacobian; use [jacobian] "
+            "method = fd");
   SGM_CHECK(sigma2 > 0 && isfinite(sigma2) && isfinite(m), SGM_ERR_INTERNAL,
             "a Jacobian at sigma^2 = %g, m = %g", sigma2, m);
   const int d = mix->d;

@@ -40,9 +40,23 @@ int sgm_mixture_create(const sgm_mixture_desc_t *desc, int nheads,
   mix->y = desc->centres;
   mix->comm = desc->comm;
   mix->nheads = nheads;
+  mix->kernel = desc->kernel;
+  mix->poisson_D = desc->poisson_D;
+  const bool poisson = desc->kernel == SGM_MIXTURE_POISSON;
+  SGM_CHECK_GOTO(desc->kernel == SGM_MIXTURE_GAUSSIAN || poisson,
+                 SGM_ERR_INTERNAL, fail, "unknown mixture kernel %d",
+                 (int)desc->kernel);
+  SGM_CHECK_GOTO(!poisson || (desc->poisson_D > 0 &&
+                              isfinite(desc->poisson_D) && !desc->variances),
+                 SGM_ERR_INTERNAL, fail,
+                 "a Poisson mixture needs D > 0 (not %g) and no component "
+                 "variances",
+                 desc->poisson_D);
   for (int h = 0; h < nheads; h++) {
-    SGM_CHECK_GOTO(head_variance[h] >= 0, SGM_ERR_INTERNAL, fail,
-                   "negative head variance %g", head_variance[h]);
+    SGM_CHECK_GOTO(head_variance[h] >= 0 && (!poisson || head_variance[h] == 0),
+                   SGM_ERR_INTERNAL, fail,
+                   "head variance %g: must be >= 0 (0 for a Poisson mixture)",
+                   head_variance[h]);
     mix->head_var[h] = head_variance[h];
   }
   mix->pb = DEFAULT_PARTICLE_BLOCK;
@@ -76,7 +90,7 @@ int sgm_mixture_create(const sgm_mixture_desc_t *desc, int nheads,
     SGM_CALL_GOTO(SGM_MALLOC(mix->logw, nl), fail);
     memcpy(mix->logw, desc->log_weights, (size_t)nl * sizeof *mix->logw);
   }
-  if (d <= 3 && !desc->variances && !desc->log_weights)
+  if (d <= 3 && !desc->variances && !desc->log_weights && !poisson)
     SGM_CALL_GOTO(sgm__lowdim_create((int)d, nl, desc->offset, desc->centres,
                                      &mix->lowdim),
                   fail);
@@ -144,7 +158,8 @@ void sgm_mixture_set_threads(sgm_mixture_t *mix, int threads) {
 }
 
 void sgm_mixture_set_float32(sgm_mixture_t *mix, int on, double guard) {
-  mix->f32 = on && !mix->var && !mix->logw && !mix->lowdim;
+  mix->f32 = on && !mix->var && !mix->logw && !mix->lowdim &&
+             mix->kernel == SGM_MIXTURE_GAUSSIAN;
   mix->f32_guard = guard;
 }
 
@@ -295,6 +310,20 @@ static void head_setup(const sgm_mixture_t *mix, int h, double m, double sigma2,
   const double log_2pi = 1.8378770664093454836;
   const int64_t nl = mix->n_local;
   memset(hp, 0, sizeof *hp);
+  if (mix->kernel == SGM_MIXTURE_POISSON) {
+    /* log p = logsumexp(l) + c with l_i = log pi_i - k log(1 + q_i / r^2):
+     * the kernel's C r^D r^{-2k} = C r^{-d} goes into c.  (Its lgamma
+     * difference is good to ~1e-16 D log D absolute.) */
+    const double log_pi = 1.1447298858494001741;
+    const double D = mix->poisson_D, r2 = D * sigma2;
+    hp->kappa = 0.5 * (mix->d + D);
+    hp->inv_r2 = 1.0 / r2;
+    hp->a = 1.0 / sigma2;
+    hp->c = lgamma(hp->kappa) - lgamma(0.5 * D) -
+            0.5 * mix->d * (log_pi + log(r2)) -
+            (mix->logw ? 0.0 : log((double)mix->n));
+    return;
+  }
   if (!mix->var) {
     double s2 = m * m * mix->head_var[h] + sigma2;
     hp->v = mix->head_var[h];
@@ -330,7 +359,8 @@ static void finalize(const sgm_mixture_t *mix, const struct head_params *hp,
   double *s = out->score ? out->score + i * d : NULL;
   double *dn = out->denoised ? out->denoised + i * d : NULL;
   if (!hp->a_j) {
-    /* D0 = sum w mu; score = a (m D0 - x); E[X0|x] = m v a x + sigma^2 a D0 */
+    /* D0 = sum w mu; score = a (m D0 - x); E[X0|x] = m v a x + sigma^2 a D0
+     * (Poisson: v = 0, a = 1 / sigma^2, the effective score and D0). */
     const double a = hp->a, inv_z = 1.0 / z;
     double *mean = out->mean ? out->mean + i * d : NULL;
     for (int k = 0; k < d; k++) {

@@ -112,6 +112,8 @@ struct sgm_mixture {
   double *logw;     /* per-component log weight, or NULL: uniform */
   int nheads;
   double head_var[SGM_MIXTURE_MAX_HEADS];
+  enum sgm_mixture_kernel kernel;
+  double poisson_D; /* Poisson kernel: the augmented dimensions */
   MPI_Comm comm;
   int pb, nb;
   int threads; /* requested; 0: the BLAS threads of the calling process */
@@ -137,12 +139,15 @@ struct sgm_mixture {
 
 /* Logit parameters of one head for this evaluation.  Equal-variance
  * mixtures share one precision a; otherwise a and the log-normaliser are
- * per component (coef). */
+ * per component (coef).  The Poisson kernel has kappa > 0: its logit of a
+ * squared distance q is -kappa log1p(q inv_r2), and a = 1 / sigma^2 forms
+ * its effective score. */
 struct head_params {
   double a, half_a; /* equal variances */
   double v;         /* equal variances: the component variance */
   double c;         /* constant added to log p at the end */
   const double *a_j, *base_j, *v_j; /* unequal: per component */
+  double kappa, inv_r2;             /* Poisson: (d + D) / 2, 1 / (D sigma^2) */
 };
 
 /** Streams p particles x against the local shard into rec (the workers'

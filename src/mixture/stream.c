@@ -103,7 +103,7 @@ static double row_logits(const sgm_mixture_t *mix, const struct head_params *hp,
   const double *g = rw->g, *tm = rw->tm, *yn = rw->yn;
   const double xq = rw->xq, xr = rw->xr, two_m = rw->two_m;
   const int64_t nbb = rw->nbb;
-  if (!hp->a_j && !mix->logw) {
+  if (!hp->a_j && !mix->logw && !(hp->kappa > 0)) {
     const double half_a = hp->half_a;
     if (rmin) {
 #pragma omp simd reduction(max : lmax) reduction(min : rlow)
@@ -127,11 +127,12 @@ static double row_logits(const sgm_mixture_t *mix, const struct head_params *hp,
     }
     return lmax;
   }
+#pragma omp simd reduction(max : lmax)
   for (int64_t j = 0; j < nbb; j++) {
     double q = xq + tm[j] - two_m * g[j];
     q = q < 0.0 ? 0.0 : q;
     l[j] = logit(mix, hp, rw->j0 + j, q);
-    lmax = fmax(lmax, l[j]);
+    lmax = l[j] > lmax ? l[j] : lmax;
   }
   if (rmin) {
 #pragma omp simd reduction(min : rlow)
@@ -252,11 +253,14 @@ static bool candidate_matters(const sgm_mixture_t *mix,
  * need correcting in some head, for squared distances off by dq: a head of
  * precision a_h compresses head-0 logit differences (precision a_0) by
  * a_h / a_0.  Only for mixtures of equal variances and weights (the
- * empirical and smoothed scores); +inf otherwise. */
+ * empirical and smoothed scores, the Poisson field, whose heads are all
+ * alike); +inf otherwise. */
 static double candidate_drop(const sgm_mixture_t *mix,
                              const struct head_params *hp, double dq) {
   if (mix->var || mix->logw)
     return INFINITY;
+  if (hp[0].kappa > 0) /* Poisson: every head is the same */
+    return -CORRECT_CUTOFF + 2.0 * logit_slack(&hp[0], 0, dq);
   double a_min = hp[0].a;
   for (int h = 1; h < mix->nheads; h++)
     a_min = fmin(a_min, hp[h].a);

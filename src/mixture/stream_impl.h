@@ -9,14 +9,29 @@
 #include <stdbool.h>
 
 #include "mixture/mixture_impl.h"
+#include "vmath.h"
 
-/* The logit of centre j (local index) at approximate squared distance q.
+/* log(1 + u) for u >= 0 from the vectorisable log: w = 1 + u rounded, and
+ * the rounding u - (w - 1) added back to first order (a few ulp). */
+static inline double log1p_nonneg(double u) {
+  const double w = 1.0 + u;
+  return sgm_vlog(w) + (u - (w - 1.0)) / w;
+}
+
+/* The logit of centre j (local index) at approximate squared distance q:
+ * Gaussian, -q / (2 s^2) plus the log weight (unequal variances: and the
+ * component's log-normaliser); Poisson, -kappa log(1 + q / r^2) plus the
+ * log weight (the log-normaliser kappa log r^2 is common to all and left
+ * to the constant c, which keeps the logits near 0 even for D ~ 1e6).
  * The stream and the correction both call this, so a candidate's
  * approximate logit is reproduced bit for bit. */
 static inline double logit(const sgm_mixture_t *mix,
                            const struct head_params *hp, int64_t j, double q) {
   if (hp->a_j)
     return hp->base_j[j] - 0.5 * hp->a_j[j] * q;
+  if (hp->kappa > 0)
+    return (mix->logw ? mix->logw[j] : 0.0) -
+           hp->kappa * log1p_nonneg(q * hp->inv_r2);
   return (mix->logw ? mix->logw[j] : 0.0) - hp->half_a * q;
 }
 
@@ -156,9 +171,12 @@ static inline double expanded_error(const sgm_mixture_t *mix, bool f32,
 }
 
 /* The most a logit of head hp at centre j can move when its squared
- * distance moves by dq. */
+ * distance moves by dq (Poisson: the slope kappa / (r^2 + q) of the logit
+ * is at most kappa / r^2). */
 static inline double logit_slack(const struct head_params *hp, int64_t j,
                                  double dq) {
+  if (hp->kappa > 0)
+    return hp->kappa * hp->inv_r2 * dq;
   return 0.5 * (hp->a_j ? hp->a_j[j] : hp->a) * dq;
 }
 

@@ -12,6 +12,7 @@
  * the noise increment, however large the step.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,36 +21,68 @@
 #include "sgm/rng.h"
 #include "sgm/sampler.h"
 
-struct sgm_sampler {
-  enum sgm_method method;
-  enum sgm_prior prior;
-  enum sgm_time_grid grid;
-  sgm_schedule_t sched;
-  int64_t steps;
-  double *t;
-  int d;
-  uint64_t seed;
-  double model_var;    /* ei: the model's shared component variance */
-  double v_min;        /* smallest component variance (stiffness) */
-  double *prior_value; /* d values (point prior) */
-  double *z;           /* d normals */
-};
+static const char *grid_name(enum sgm_time_grid g) {
+  return g == SGM_GRID_UNIFORM     ? "uniform"
+         : g == SGM_GRID_LOG_SIGMA ? "log_sigma"
+                                   : "edm";
+}
+
+static void describe(sgm_sampler_t *s, const sgm_config_t *cfg) {
+  const char *name = sgm_config_method_name(s->method);
+  char what[112] = "";
+  switch (s->method) {
+  case SGM_METHOD_ODE:
+    if (s->solver == SGM_SOLVER_RK45)
+      snprintf(what, sizeof what, " (rk45, rtol = %g, atol = %g)", s->rtol,
+               s->atol);
+    else
+      snprintf(what, sizeof what, " (heun)");
+    break;
+  case SGM_METHOD_PC: {
+    static const char *const pred[] = {"reverse_diffusion", "em", "ancestral"};
+    static const char *const corr[] = {"langevin", "ald", "none"};
+    if (s->corrector == SGM_CORRECTOR_NONE)
+      snprintf(what, sizeof what, " (%s, no corrector)", pred[s->predictor]);
+    else
+      snprintf(what, sizeof what, " (%s + %s, snr = %g, %d corrector step%s)",
+               pred[s->predictor], corr[s->corrector], s->snr,
+               s->corrector_steps, s->corrector_steps == 1 ? "" : "s");
+    break;
+  }
+  case SGM_METHOD_ALD:
+    snprintf(s->description, sizeof s->description,
+             "ald (%d levels sigma = %.4g ... %.4g, %d steps each, epsilon = "
+             "%g), %lld particles",
+             s->levels, s->level_sigma[0], s->level_sigma[s->levels - 1],
+             s->level_steps, s->step_size, (long long)cfg->sampler.particles);
+    return;
+  default:
+    break;
+  }
+  snprintf(s->description, sizeof s->description,
+           "%s%s on a %s grid of %lld steps, %lld particles", name, what,
+           grid_name(s->grid), (long long)s->steps,
+           (long long)cfg->sampler.particles);
+}
 
 int sgm_sampler_create(const sgm_config_t *cfg, const sgm_drift_t *drift,
                        sgm_sampler_t **out) {
   int err = 0;
   *out = NULL;
   const enum sgm_method method = cfg->sampler.method;
-  SGM_CHECK(method == SGM_METHOD_EM || method == SGM_METHOD_EI,
-            SGM_ERR_UNSUPPORTED,
-            "[sampler] method = %s is not available in this version of "
-            "sgmrun (available: em, ei)",
-            method == SGM_METHOD_ODE  ? "ode"
-            : method == SGM_METHOD_PC ? "pc"
-                                      : "ald");
   SGM_CHECK(cfg->sampler.steps >= 1, SGM_ERR_CONFIG,
             "[sampler] steps = %lld must be at least 1",
             (long long)cfg->sampler.steps);
+  /* The Poisson field is an ODE model (PFGM++): it has no reverse SDE.
+   * Checked here, not among the configuration's rules, so that `score` and
+   * `jacobian --points` take a pfgm drift with any [sampler]. */
+  SGM_CHECK(strcmp(sgm_drift_model_name(drift), "pfgm") != 0 ||
+                method == SGM_METHOD_ODE,
+            SGM_ERR_CONFIG,
+            "[sampler] method = %s cannot integrate [drift] model = pfgm, an "
+            "ODE model (the PFGM++ field has no reverse SDE): use method = "
+            "ode",
+            sgm_config_method_name(method));
   const int d = sgm_drift_dim(drift);
   sgm_sampler_t *s = NULL;
   SGM_CALL(SGM_CALLOC(s, 1));
@@ -59,12 +92,26 @@ int sgm_sampler_create(const sgm_config_t *cfg, const sgm_drift_t *drift,
   s->steps = cfg->sampler.steps;
   s->d = d;
   s->seed = cfg->run.seed;
+  s->drift = drift;
+  s->solver = cfg->sampler.solver;
+  s->rtol = cfg->sampler.rtol;
+  s->atol = cfg->sampler.atol;
+  s->predictor = cfg->sampler.predictor;
+  s->corrector = cfg->sampler.corrector;
+  s->snr = cfg->sampler.snr;
+  s->corrector_steps = cfg->sampler.corrector_steps;
   sgm_schedule_init(&s->sched, cfg);
   s->v_min = sgm_drift_min_variance(drift);
+  s->prior_scale = s->sched.kind == SGM_SDE_VE ? s->sched.sigma_max : 1.0;
   if (method == SGM_METHOD_EI)
     SGM_CALL_GOTO(sgm_drift_model_variance(drift, &s->model_var), fail);
-  SGM_CALL_GOTO(SGM_MALLOC(s->t, (size_t)s->steps + 1), fail);
-  SGM_CALL_GOTO(sgm__time_grid(s->grid, &s->sched, s->steps, s->t), fail);
+  if (method == SGM_METHOD_ALD) {
+    SGM_CALL_GOTO(sgm__ald_grid(s, cfg), fail);
+    s->prior_scale = s->level_sigma[0];
+  } else {
+    SGM_CALL_GOTO(SGM_MALLOC(s->t, (size_t)s->steps + 1), fail);
+    SGM_CALL_GOTO(sgm__time_grid(s->grid, &s->sched, s->steps, s->t), fail);
+  }
   SGM_CALL_GOTO(SGM_MALLOC(s->z, (size_t)d), fail);
   SGM_CALL_GOTO(SGM_MALLOC(s->prior_value, (size_t)d), fail);
   const struct sgm_real_list *pv = &cfg->sampler.prior_value;
@@ -74,6 +121,7 @@ int sgm_sampler_create(const sgm_config_t *cfg, const sgm_drift_t *drift,
                  pv->count, d);
   for (int k = 0; k < d; k++)
     s->prior_value[k] = pv->values[pv->count == 1 ? 0 : k];
+  describe(s, cfg);
   *out = s;
   return 0;
 fail:
@@ -88,11 +136,37 @@ void sgm_sampler_destroy(sgm_sampler_t **handle) {
   free(s->t);
   free(s->z);
   free(s->prior_value);
+  free(s->level_sigma);
+  free(s->work);
+  sgm__rk45_free(s->rk45);
   free(s);
   *handle = NULL;
 }
 
 int64_t sgm_sampler_steps(const sgm_sampler_t *s) { return s->steps; }
+const char *sgm_sampler_describe(const sgm_sampler_t *s) {
+  return s->description;
+}
+int64_t sgm_sampler_extra_evals(const sgm_sampler_t *s) {
+  return s->extra_evals;
+}
+
+int sgm__sampler_work(sgm_sampler_t *s, size_t n) {
+  if (n <= s->work_cap)
+    return 0;
+  free(s->work);
+  s->work = NULL;
+  s->work_cap = 0;
+  SGM_CALL(SGM_MALLOC(s->work, n));
+  s->work_cap = n;
+  return 0;
+}
+
+void sgm__sampler_normals(const sgm_sampler_t *s, int stream, int64_t particle,
+                          uint64_t counter, double *z) {
+  sgm_rng_normals(s->seed, (uint64_t)stream, (uint64_t)particle, counter, s->d,
+                  z);
+}
 const double *sgm_sampler_times(const sgm_sampler_t *s) { return s->t; }
 
 double sgm_sampler_stiffness(const sgm_sampler_t *s, int64_t *at) {
@@ -155,7 +229,7 @@ int sgm_sampler_prior(const sgm_sampler_t *s, const sgm_dataset_t *data,
   const double T = s->sched.T;
   switch (s->prior) {
   case SGM_PRIOR_GAUSSIAN: {
-    double scale = s->sched.kind == SGM_SDE_VE ? s->sched.sigma_max : 1.0;
+    const double scale = s->prior_scale;
     for (int64_t i = 0; i < count; i++) {
       sgm_rng_normals(s->seed, SGM_RNG_PRIOR, (uint64_t)(first + i), 0, d,
                       y + i * d);
@@ -164,6 +238,8 @@ int sgm_sampler_prior(const sgm_sampler_t *s, const sgm_dataset_t *data,
     }
     return 0;
   }
+  case SGM_PRIOR_PFGM: /* the model's own prior */
+    return sgm_drift_prior(s->drift, s->seed, first, count, y);
   case SGM_PRIOR_POINT:
     for (int64_t i = 0; i < count; i++)
       memcpy(y + i * d, s->prior_value, sizeof *y * (size_t)d);
@@ -195,8 +271,8 @@ int sgm_sampler_prior(const sgm_sampler_t *s, const sgm_dataset_t *data,
   return 0;
 }
 
-static void step_em(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
-                    double *y, const sgm_drift_out_t *at) {
+void sgm__step_em(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
+                  double *y, const sgm_drift_out_t *at) {
   const int d = s->d;
   const double t = s->t[k], dt = t - s->t[k + 1];
   const double f = sgm_schedule_f(&s->sched, t);
@@ -236,17 +312,48 @@ static void step_ei(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
 }
 
 int sgm_sampler_step(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
-                     double *y, const sgm_drift_out_t *at) {
+                     double *y, const sgm_drift_out_t *at,
+                     const sgm_sampler_drift_t *drift) {
   SGM_CHECK(k >= 0 && k < s->steps, SGM_ERR_INTERNAL,
             "step %lld outside 0..%lld", (long long)k, (long long)s->steps - 1);
-  if (s->method == SGM_METHOD_EI) {
+  switch (s->method) {
+  case SGM_METHOD_EI:
     SGM_CHECK(at->model_mean && at->perturbation, SGM_ERR_INTERNAL,
               "ei step without the model mean and perturbation");
     step_ei(s, k, first, count, y, at);
-  } else {
+    return 0;
+  case SGM_METHOD_EM:
     SGM_CHECK(at->drift, SGM_ERR_INTERNAL, "em step without the drift");
-    step_em(s, k, first, count, y, at);
+    sgm__step_em(s, k, first, count, y, at);
+    return 0;
+  case SGM_METHOD_ODE:
+    if (s->solver == SGM_SOLVER_RK45)
+      return 0; /* sgm_sampler_finish_step */
+    SGM_CHECK(at->drift && drift, SGM_ERR_INTERNAL,
+              "heun step without the drift");
+    return sgm__step_heun(s, k, count, y, at, drift);
+  case SGM_METHOD_PC:
+    SGM_CHECK(at->drift, SGM_ERR_INTERNAL, "pc step without the drift");
+    sgm__step_predict(s, k, first, count, y, at);
+    return 0;
+  case SGM_METHOD_ALD:
+    SGM_CHECK(at->drift, SGM_ERR_INTERNAL, "ald step without the drift");
+    sgm__step_ald(s, k, first, count, y, at);
+    return 0;
   }
+  return sgm_error_set(SGM_ERR_INTERNAL, __FILE__, __LINE__, __func__,
+                       "method %d has no step", (int)s->method);
+}
+
+int sgm_sampler_finish_step(sgm_sampler_t *s, int64_t k, int64_t first,
+                            int64_t count, double *y,
+                            const sgm_sampler_drift_t *drift) {
+  SGM_CHECK(k >= 0 && k < s->steps, SGM_ERR_INTERNAL,
+            "step %lld outside 0..%lld", (long long)k, (long long)s->steps - 1);
+  if (s->method == SGM_METHOD_ODE && s->solver == SGM_SOLVER_RK45)
+    return sgm__step_rk45(s, k, count, y, drift);
+  if (s->method == SGM_METHOD_PC)
+    return sgm__step_correct(s, k, first, count, y, drift);
   return 0;
 }
 

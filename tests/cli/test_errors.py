@@ -81,7 +81,7 @@ cases = [
      "does not exist"),
     (score("--set", "grid.rows=3"), 1, "must divide"),
     (score("--set", "drift.model=plugin"), 1, "[drift] plugin is required"),
-    (score("--set", "drift.model=plugin", "--set", "drift.plugin=x.so"), 1, "not available"),
+    (score("--set", "drift.model=plugin", "--set", "drift.plugin=x.so"), 1, "[drift] plugin 'x.so' ("),
 ]
 
 # Every case on 2 ranks (where a hang or a doubled message would show), and

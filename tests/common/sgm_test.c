@@ -26,6 +26,25 @@ int sgm_test_finish(void) {
   return total ? 1 : 0;
 }
 
+sgm_config_t sgm_test_config(uint64_t seed) {
+  sgm_config_t c;
+  memset(&c, 0, sizeof c);
+  c.run.seed = seed;
+  c.sde.kind = SGM_SDE_VP;
+  c.sde.beta_min = 0.1;
+  c.sde.beta_max = 20;
+  c.sde.sigma_min = 0.01;
+  c.sde.sigma_max = 50;
+  c.sde.T = 1;
+  c.sde.t_min = 1e-3;
+  c.drift.model = SGM_DRIFT_EMPIRICAL;
+  c.perturb.kind = SGM_PERTURB_NONE;
+  c.perturb.direction = SGM_DIRECTION_ONES;
+  c.perturb.alpha = 1;
+  c.perturb.rank = 2;
+  return c;
+}
+
 const char *sgm_test_tmpdir(const char *name) {
   static char path[4096];
   const char *base = getenv("SGM_TEST_TMPDIR");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sgm/config.h"
 #include "sgm/error.h"
 #include "sgm/log.h"
 
@@ -22,6 +23,11 @@ extern int sgm_test_rank;
 void sgm_test_init(int *argc, char ***argv);
 /** Collective: returns the process exit status (0 when every rank passed). */
 int sgm_test_finish(void);
+/** A configuration built by hand (no parser): every field zero but the
+ * [sde] defaults of the key table (vp, beta 0.1 .. 20, sigma 0.01 .. 50,
+ * T = 1, t_min = 1e-3), the given seed, the empirical model and no
+ * perturbation (direction ones, alpha 1, rank 2).  Tests set the rest. */
+sgm_config_t sgm_test_config(uint64_t seed);
 /** Creates a fresh scratch directory for this test (rank 0 makes it; all see
  * it). */
 const char *sgm_test_tmpdir(const char *name);

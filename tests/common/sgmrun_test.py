@@ -161,3 +161,15 @@ def good_pdf(path):
         return False
     with open(path, "rb") as f:
         return check(f.read(5) == b"%PDF-", f"{path} is a PDF")
+
+
+def idx_images(name):
+    """The images of a Fashion-MNIST IDX file (e.g. train-images-idx3-ubyte.gz)
+    as an n x (rows * cols) uint8 array, in file order."""
+    import gzip
+
+    import numpy as np
+    with gzip.open(os.path.join(FASHION, name), "rb") as f:
+        data = f.read()
+    n, r, c = (int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
+    return np.frombuffer(data, np.uint8, n * r * c, 16).reshape(n, r * c)

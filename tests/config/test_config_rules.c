@@ -91,8 +91,14 @@ static void test_other_rules(void) {
               "t.ini:2: [drift] bandwidth is required for model = smoothed");
   PARSE_FAILS("[drift]\nmodel = plugin\n", SGM_ERR_CONFIG,
               "[drift] plugin is required for model = plugin");
-  PARSE_FAILS("[drift]\nmodel = pfgm\n", SGM_ERR_CONFIG,
-              "[drift] pfgm_D is required for model = pfgm");
+  /* pfgm: D and the prior have derived defaults (2048, pfgm). */
+  sgm_config_t *pf =
+      parse_ok("[drift]\nmodel = pfgm\n[sampler]\nmethod = ode\n");
+  if (pf) {
+    ASSERT_NEAR(pf->drift.pfgm_D, SGM_PFGM_D_DEFAULT, 0);
+    ASSERT_INT_EQ(pf->sampler.prior, SGM_PRIOR_PFGM);
+  }
+  sgm_config_destroy(&pf);
   PARSE_FAILS("[drift]\nmodel = gmm\n", SGM_ERR_CONFIG,
               "t.ini:2: [drift] model = gmm requires [data] source = gmm, but "
               "[data] source = fashion-mnist (default)");

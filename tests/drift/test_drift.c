@@ -14,22 +14,7 @@
 #include "sgm/schedule.h"
 #include "sgm_test.h"
 
-static sgm_config_t base_config(void) {
-  sgm_config_t c;
-  memset(&c, 0, sizeof c);
-  c.run.seed = 3;
-  c.sde.kind = SGM_SDE_VP;
-  c.sde.beta_min = 0.1;
-  c.sde.beta_max = 20;
-  c.sde.T = 1;
-  c.sde.t_min = 1e-3;
-  c.drift.model = SGM_DRIFT_EMPIRICAL;
-  c.perturb.kind = SGM_PERTURB_NONE;
-  c.perturb.direction = SGM_DIRECTION_ONES;
-  c.perturb.alpha = 1;
-  c.perturb.rank = 2;
-  return c;
-}
+static sgm_config_t base_config(void) { return sgm_test_config(3); }
 
 /* A whole (unsharded) data set of n random points in [-1, 1]^d. */
 static sgm_dataset_t make_data(int64_t n, int d, uint64_t seed) {
@@ -283,8 +268,11 @@ static void test_bad_models(void) {
   ASSERT_FAILS(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr), SGM_ERR_CONFIG,
                "needs [data] source = gmm");
   cfg.drift.model = SGM_DRIFT_PLUGIN;
-  ASSERT_FAILS(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr),
-               SGM_ERR_UNSUPPORTED, "not available");
+  ASSERT_FAILS(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr), SGM_ERR_CONFIG,
+               "needs [drift] plugin");
+  cfg.drift.plugin = "/nonexistent/plugin.so";
+  ASSERT_FAILS(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr), SGM_ERR_CONFIG,
+               "[drift] plugin '/nonexistent/plugin.so' cannot be loaded");
   cfg.drift.model = SGM_DRIFT_SMOOTHED;
   cfg.drift.bandwidth = 0;
   ASSERT_FAILS(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr), SGM_ERR_CONFIG,

@@ -34,7 +34,7 @@ cases = [
     (["--set", "sampler.particles=0"], 1, "particles"),
     (["--output", "/nonexistent/dir/o.h5"], 1, "does not exist"),
     (["--output", os.path.join(notadir, "o.h5")], 1, "does not exist"),
-    (["--set", "sampler.method=ode"], 1, "not available"),
+    (["--set", "sampler.method=ald"], 1, "needs [sde] kind = ve"),
     (["--set", "sampler.method=ei", "--set", "drift.model=gmm"], 1, "method = em"),
     (["--resume", "--overwrite"], 2, "--resume"),
     (["--task", "-1"], 2, "--task"),
