@@ -270,6 +270,9 @@ const char *sgm_config_sde_name(enum sgm_sde_kind kind);
 const char *sgm_config_perturb_name(enum sgm_perturb_kind kind);
 const char *sgm_config_scale_name(enum sgm_scale scale);
 const char *sgm_config_method_name(enum sgm_method method);
+const char *sgm_config_grid_name(enum sgm_time_grid grid);
+const char *sgm_config_predictor_name(enum sgm_predictor predictor);
+const char *sgm_config_corrector_name(enum sgm_corrector corrector);
 
 /** True for the image sources (fashion-mnist, idx, cifar10). */
 bool sgm_config_source_is_image(enum sgm_data_source source);

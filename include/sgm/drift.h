@@ -92,6 +92,10 @@ int sgm_drift_dim(const sgm_drift_t *drift);
 /** The model's name ([drift] model). */
 const char *sgm_drift_model_name(const sgm_drift_t *drift);
 
+/** True when the model is an ODE's field with no reverse SDE (pfgm: the
+ * PFGM++ field, integrated with [sampler] method = ode only). */
+int sgm_drift_ode_only(const sgm_drift_t *drift);
+
 /** True when the model is the empirical score itself, so that
  * s - grad log p^_t is the perturbation alone. */
 int sgm_drift_is_empirical(const sgm_drift_t *drift);

@@ -238,6 +238,18 @@ const char *sgm_config_method_name(enum sgm_method method) {
   return NAME_OF(method_names, method);
 }
 
+const char *sgm_config_grid_name(enum sgm_time_grid grid) {
+  return NAME_OF(time_grid_names, grid);
+}
+
+const char *sgm_config_predictor_name(enum sgm_predictor predictor) {
+  return NAME_OF(predictor_names, predictor);
+}
+
+const char *sgm_config_corrector_name(enum sgm_corrector corrector) {
+  return NAME_OF(corrector_names, corrector);
+}
+
 const char *sgm_config_scale_name(enum sgm_scale scale) {
   return NAME_OF(scale_names, scale);
 }

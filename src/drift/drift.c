@@ -246,6 +246,8 @@ const char *sgm_drift_model_name(const sgm_drift_t *dr) {
   return dr->model->name;
 }
 
+int sgm_drift_ode_only(const sgm_drift_t *dr) { return dr->model->ode_only; }
+
 int sgm_drift_is_empirical(const sgm_drift_t *dr) {
   return dr->model == &sgm__model_empirical;
 }

@@ -35,6 +35,8 @@ struct sgm__model_ops {
                int64_t first, int64_t count, double *y);
   /* The model has no log density (model_log_density is NaN). */
   int no_log_density;
+  /* The drift is an ODE's field, not a score with a reverse SDE. */
+  int ode_only;
 };
 
 /** A perturbation e(x, t), added to a drift in place. */

@@ -162,4 +162,5 @@ const struct sgm__model_ops sgm__model_pfgm = {
     .min_variance = pfgm_min_variance,
     .mixtures = pfgm_mixtures,
     .prior = pfgm_prior,
+    .ode_only = 1,
 };

@@ -625,6 +625,12 @@ static int loop(struct run *r) {
             "and diagnostics %.3g s (%.1f%%), saving %.3g s (%.1f%%)",
             t_drift, 100 * t_drift / total, rest, 100 * rest / total, t_save,
             100 * t_save / total);
+  const int64_t extra = sgm_sampler_extra_evals(r->sampler);
+  if (!err && extra > 0 && particle_steps > 0)
+    sgm_log(SGM_LOG_INFO,
+            "sampler on rank 0: %" PRId64 " further particle evaluations of "
+            "the drift (%.3g per particle-step of this rank's slice)",
+            extra, (double)extra / ((double)r->count * (double)(K - k0)));
   if (!err && total > 0 && r->jac)
     sgm_log(SGM_LOG_INFO,
             "time on rank 0: Jacobian analysis %.3g s (%.1f%%, writing "

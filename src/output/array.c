@@ -204,21 +204,10 @@ int sgm_array_write(sgm_array_t *a, int64_t index, int64_t first, int64_t count,
   if (fspace < 0 || dxpl < 0 ||
       H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0)
     err = SGM_H5_ERROR("preparing a write of array '%s'", a->name);
-  if (!err && count > 0) {
-    mspace = H5Screate_simple(a->rank, extent, NULL);
-    if (mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL,
-                                          extent, NULL) < 0)
-      err = SGM_H5_ERROR("selecting slab %lld of array '%s'", (long long)index,
-                         a->name);
-  } else if (!err) {
-    /* Nothing from this rank: a simple space with nothing selected (not
-     * H5S_NULL, which HDF5 1.10.8's collective writes mishandle). */
-    hsize_t one = 1;
-    mspace = H5Screate_simple(1, &one, NULL);
-    if (mspace < 0 || H5Sselect_none(mspace) < 0 || H5Sselect_none(fspace) < 0)
-      err = SGM_H5_ERROR("selecting slab %lld of array '%s'", (long long)index,
-                         a->name);
-  }
+  if (!err &&
+      sgm__h5_select(fspace, a->rank, start, extent, count == 0, &mspace) < 0)
+    err = SGM_H5_ERROR("selecting slab %lld of array '%s'", (long long)index,
+                       a->name);
   err = sgm_error_agree(a->out->comm, err);
   if (!err) {
     static const double nothing = 0;

@@ -67,6 +67,23 @@ int sgm__h5_error_fmt(const char *file, int line, const char *func,
   return sgm__h5_error(what, file, line, func);
 }
 
+int sgm__h5_select(hid_t fspace, int rank, const hsize_t *start,
+                   const hsize_t *extent, int empty, hid_t *mspace) {
+  if (!empty) {
+    *mspace = H5Screate_simple(rank, extent, NULL);
+    return *mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start,
+                                              NULL, extent, NULL) < 0
+               ? -1
+               : 0;
+  }
+  const hsize_t one = 1;
+  *mspace = H5Screate_simple(1, &one, NULL);
+  return *mspace < 0 || H5Sselect_none(*mspace) < 0 ||
+                 H5Sselect_none(fspace) < 0
+             ? -1
+             : 0;
+}
+
 hid_t sgm_output_file(const sgm_output_t *out) { return out->file; }
 
 static char *dup_string(const char *s) {
@@ -225,16 +242,9 @@ int sgm_output_write_rows(sgm_output_t *out, const char *name, hid_t type,
   }
   hsize_t start[2] = {(hsize_t)first, 0};
   hsize_t extent[2] = {(hsize_t)count, (hsize_t)ncols};
-  if (count > 0) {
-    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, extent, NULL);
-    mspace = H5Screate_simple(rank, extent, NULL);
-  } else {
-    /* Not an H5S_NULL memory space: HDF5 1.10.8's collective write then
-     * stores this rank's first buffer element at row 0. */
-    hsize_t one = 1;
-    H5Sselect_none(fspace);
-    mspace = H5Screate_simple(1, &one, NULL);
-    H5Sselect_none(mspace);
+  if (sgm__h5_select(fspace, rank, start, extent, count == 0, &mspace) < 0) {
+    err = SGM_H5_ERROR("selecting rows of dataset '%s'", name);
+    goto done;
   }
   dxpl = H5Pcreate(H5P_DATASET_XFER);
   H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);

@@ -25,6 +25,17 @@ int sgm__h5_error_fmt(const char *file, int line, const char *func,
                       const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/**
+ * Selects the block start/extent (rank dimensions) of fspace and creates
+ * *mspace for it, or, for a rank that writes nothing (empty = nonzero),
+ * selects none in fspace and in a one-element simple *mspace: not H5S_NULL,
+ * which HDF5 1.10.8's collective writes mishandle (the rank's first buffer
+ * element lands at row 0).  Returns 0, or -1 after an HDF5 failure (the
+ * caller reports it with SGM_H5_ERROR; *mspace may need closing).
+ */
+int sgm__h5_select(hid_t fspace, int rank, const hsize_t *start,
+                   const hsize_t *extent, int empty, hid_t *mspace);
+
 /** Reads the fixed-length string attribute `name` of obj into a new
  * NUL-terminated *value (free it); SGM_ERR_HDF5 when it is missing or not
  * such a string.  Defined in inspect.c. */

@@ -255,9 +255,7 @@ int sgm_series_truncate(sgm_series_t *s, int64_t length) {
 }
 
 /* Selects this rank's part of save step `step` in the file space and builds
- * the matching memory space.  Ranks that contribute nothing select none in
- * both; their memory space is a simple one, not H5S_NULL, which HDF5 1.10.8
- * mishandles in collective writes (see sgm_output_write_rows). */
+ * the matching memory space (nothing, for a rank that contributes none). */
 static int select_slab(const struct sgm_series *s, int64_t step, int64_t first,
                        int64_t count, hid_t fspace, hid_t *mspace) {
   hsize_t start[SERIES_MAX_RANK] = {0}, extent[SERIES_MAX_RANK];
@@ -269,20 +267,9 @@ static int select_slab(const struct sgm_series *s, int64_t step, int64_t first,
     start[1] = (hsize_t)first;
     extent[1] = (hsize_t)count;
   }
-  if (count > 0) {
-    *mspace = H5Screate_simple(s->rank, extent, NULL);
-    if (*mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL,
-                                           extent, NULL) < 0)
-      return SGM_H5_ERROR("selecting step %lld of series '%s'", (long long)step,
-                          s->name);
-  } else {
-    hsize_t one = 1;
-    *mspace = H5Screate_simple(1, &one, NULL);
-    if (*mspace < 0 || H5Sselect_none(*mspace) < 0 ||
-        H5Sselect_none(fspace) < 0)
-      return SGM_H5_ERROR("selecting step %lld of series '%s'", (long long)step,
-                          s->name);
-  }
+  if (sgm__h5_select(fspace, s->rank, start, extent, count == 0, mspace) < 0)
+    return SGM_H5_ERROR("selecting step %lld of series '%s'", (long long)step,
+                        s->name);
   return 0;
 }
 

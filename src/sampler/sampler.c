@@ -21,12 +21,6 @@
 #include "sgm/rng.h"
 #include "sgm/sampler.h"
 
-static const char *grid_name(enum sgm_time_grid g) {
-  return g == SGM_GRID_UNIFORM     ? "uniform"
-         : g == SGM_GRID_LOG_SIGMA ? "log_sigma"
-                                   : "edm";
-}
-
 static void describe(sgm_sampler_t *s, const sgm_config_t *cfg) {
   const char *name = sgm_config_method_name(s->method);
   char what[112] = "";
@@ -38,17 +32,16 @@ static void describe(sgm_sampler_t *s, const sgm_config_t *cfg) {
     else
       snprintf(what, sizeof what, " (heun)");
     break;
-  case SGM_METHOD_PC: {
-    static const char *const pred[] = {"reverse_diffusion", "em", "ancestral"};
-    static const char *const corr[] = {"langevin", "ald", "none"};
+  case SGM_METHOD_PC:
     if (s->corrector == SGM_CORRECTOR_NONE)
-      snprintf(what, sizeof what, " (%s, no corrector)", pred[s->predictor]);
+      snprintf(what, sizeof what, " (%s, no corrector)",
+               sgm_config_predictor_name(s->predictor));
     else
       snprintf(what, sizeof what, " (%s + %s, snr = %g, %d corrector step%s)",
-               pred[s->predictor], corr[s->corrector], s->snr,
+               sgm_config_predictor_name(s->predictor),
+               sgm_config_corrector_name(s->corrector), s->snr,
                s->corrector_steps, s->corrector_steps == 1 ? "" : "s");
     break;
-  }
   case SGM_METHOD_ALD:
     snprintf(s->description, sizeof s->description,
              "ald (%d levels sigma = %.4g ... %.4g, %d steps each, epsilon = "
@@ -61,7 +54,7 @@ static void describe(sgm_sampler_t *s, const sgm_config_t *cfg) {
   }
   snprintf(s->description, sizeof s->description,
            "%s%s on a %s grid of %lld steps, %lld particles", name, what,
-           grid_name(s->grid), (long long)s->steps,
+           sgm_config_grid_name(s->grid), (long long)s->steps,
            (long long)cfg->sampler.particles);
 }
 
@@ -73,16 +66,13 @@ int sgm_sampler_create(const sgm_config_t *cfg, const sgm_drift_t *drift,
   SGM_CHECK(cfg->sampler.steps >= 1, SGM_ERR_CONFIG,
             "[sampler] steps = %lld must be at least 1",
             (long long)cfg->sampler.steps);
-  /* The Poisson field is an ODE model (PFGM++): it has no reverse SDE.
-   * Checked here, not among the configuration's rules, so that `score` and
-   * `jacobian --points` take a pfgm drift with any [sampler]. */
-  SGM_CHECK(strcmp(sgm_drift_model_name(drift), "pfgm") != 0 ||
-                method == SGM_METHOD_ODE,
+  /* Checked here, not among the configuration's rules, so that `score`
+   * and `jacobian --points` take such a drift with any [sampler]. */
+  SGM_CHECK(!sgm_drift_ode_only(drift) || method == SGM_METHOD_ODE,
             SGM_ERR_CONFIG,
-            "[sampler] method = %s cannot integrate [drift] model = pfgm, an "
-            "ODE model (the PFGM++ field has no reverse SDE): use method = "
-            "ode",
-            sgm_config_method_name(method));
+            "[sampler] method = %s cannot integrate [drift] model = %s, an "
+            "ODE model (it has no reverse SDE): use method = ode",
+            sgm_config_method_name(method), sgm_drift_model_name(drift));
   const int d = sgm_drift_dim(drift);
   sgm_sampler_t *s = NULL;
   SGM_CALL(SGM_CALLOC(s, 1));
@@ -311,11 +301,16 @@ static void step_ei(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
   }
 }
 
+static int check_step(const sgm_sampler_t *s, int64_t k) {
+  SGM_CHECK(k >= 0 && k < s->steps, SGM_ERR_INTERNAL,
+            "step %lld outside 0..%lld", (long long)k, (long long)s->steps - 1);
+  return 0;
+}
+
 int sgm_sampler_step(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
                      double *y, const sgm_drift_out_t *at,
                      const sgm_sampler_drift_t *drift) {
-  SGM_CHECK(k >= 0 && k < s->steps, SGM_ERR_INTERNAL,
-            "step %lld outside 0..%lld", (long long)k, (long long)s->steps - 1);
+  SGM_CALL(check_step(s, k));
   switch (s->method) {
   case SGM_METHOD_EI:
     SGM_CHECK(at->model_mean && at->perturbation, SGM_ERR_INTERNAL,
@@ -348,8 +343,7 @@ int sgm_sampler_step(sgm_sampler_t *s, int64_t k, int64_t first, int64_t count,
 int sgm_sampler_finish_step(sgm_sampler_t *s, int64_t k, int64_t first,
                             int64_t count, double *y,
                             const sgm_sampler_drift_t *drift) {
-  SGM_CHECK(k >= 0 && k < s->steps, SGM_ERR_INTERNAL,
-            "step %lld outside 0..%lld", (long long)k, (long long)s->steps - 1);
+  SGM_CALL(check_step(s, k));
   if (s->method == SGM_METHOD_ODE && s->solver == SGM_SOLVER_RK45)
     return sgm__step_rk45(s, k, count, y, drift);
   if (s->method == SGM_METHOD_PC)

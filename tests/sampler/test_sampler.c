@@ -131,43 +131,68 @@ static double rel_diff(const double *a, const double *b, int n) {
   return worst / scale;
 }
 
+/* A sampler of cfg over the one-point data set, and the callback's record. */
+struct fixture {
+  sgm_dataset_t ds;
+  sgm_drift_t *dr;
+  sgm_sampler_t *s;
+  struct calls c;
+  sgm_sampler_drift_t fn;
+};
+
+static void fixture_open(struct fixture *f, const sgm_config_t *cfg) {
+  memset(f, 0, sizeof *f);
+  f->ds = one_point();
+  ASSERT_OK(sgm_drift_create(cfg, &f->ds, MPI_COMM_SELF, &f->dr));
+  ASSERT_OK(sgm_sampler_create(cfg, f->dr, &f->s));
+  sgm_schedule_init(&f->c.sched, cfg);
+  f->fn = (sgm_sampler_drift_t){callback, &f->c, MPI_COMM_SELF};
+}
+
+static void fixture_close(struct fixture *f) {
+  sgm_sampler_destroy(&f->s);
+  sgm_drift_destroy(&f->dr);
+  free(f->ds.y);
+  free(f->ds.norm2);
+}
+
 static void test_pc_order(void) {
-  sgm_dataset_t ds = one_point();
-  sgm_config_t cfg = config(SGM_METHOD_PC);
-  sgm_drift_t *dr = NULL;
-  sgm_sampler_t *s = NULL;
-  ASSERT_OK(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr));
-  ASSERT_OK(sgm_sampler_create(&cfg, dr, &s));
-  struct calls c = {.n = 0};
-  sgm_schedule_init(&c.sched, &cfg);
-  const sgm_sampler_drift_t fn = {callback, &c, MPI_COMM_SELF};
+  const sgm_config_t cfg = config(SGM_METHOD_PC);
+  struct fixture f;
+  fixture_open(&f, &cfg);
+  if (!f.s) {
+    fixture_close(&f);
+    return;
+  }
+  sgm_sampler_t *s = f.s;
+  struct calls *c = &f.c;
   const double *t = sgm_sampler_times(s);
   double y[P * D], ours[P * D], theirs[P * D], drift[P * D];
   sgm_rng_normals(7, SGM_RNG_TEST, 1, 0, P * D, y);
   memcpy(ours, y, sizeof y);
   memcpy(theirs, y, sizeof y);
   for (int64_t k = 0; k < STEPS; k++) {
-    score(&c.sched, t[k], P, y, drift);
+    score(&c->sched, t[k], P, y, drift);
     sgm_drift_out_t at = {.drift = drift};
-    c.n = 0;
-    ASSERT_OK(sgm_sampler_step(s, k, 0, P, y, &at, &fn));
-    ASSERT_INT_EQ(c.n, 0); /* the predictor uses the caller's drift */
+    c->n = 0;
+    ASSERT_OK(sgm_sampler_step(s, k, 0, P, y, &at, &f.fn));
+    ASSERT_INT_EQ(c->n, 0); /* the predictor uses the caller's drift */
     double predicted = y[0];
-    ASSERT_OK(sgm_sampler_finish_step(s, k, 0, P, y, &fn));
-    ASSERT_INT_EQ(c.n, 2);
-    for (int j = 0; j < 2 && j < c.n; j++)
-      ASSERT_TRUE(c.t[j] == t[k + 1]);
-    ASSERT_TRUE(c.first_x[0] == predicted);
+    ASSERT_OK(sgm_sampler_finish_step(s, k, 0, P, y, &f.fn));
+    ASSERT_INT_EQ(c->n, 2);
+    for (int j = 0; j < 2 && j < c->n; j++)
+      ASSERT_TRUE(c->t[j] == t[k + 1]);
+    ASSERT_TRUE(c->first_x[0] == predicted);
     /* Predict, then correct at t_{k+1} (sgmrun). */
-    predict_ref(&c.sched, t[k], t[k + 1], k, ours);
+    predict_ref(&c->sched, t[k], t[k + 1], k, ours);
     for (int j = 0; j < 2; j++)
-      correct_ref(&c.sched, t[k], t[k + 1], t[k + 1], (uint64_t)(2 * k + j),
+      correct_ref(&c->sched, t[k], t[k + 1], t[k + 1], (uint64_t)(2 * k + j),
                   0.3, ours);
     /* Correct at t_k, then predict (score_sde's pc_sampler). */
     for (int j = 0; j < 2; j++)
-      correct_ref(&c.sched, t[k], t[k + 1], t[k], (uint64_t)(2 * k + j), 0.3,
+      correct_ref(&c->sched, t[k], t[k + 1], t[k], (uint64_t)(2 * k + j), 0.3,
                   theirs);
-    predict_ref(&c.sched, t[k], t[k + 1], k, theirs);
+    predict_ref(&c->sched, t[k], t[k + 1], k, theirs);
     const double e = rel_diff(y, ours, P * D);
     if (!(e <= 1e-13))
       SGM_TEST_FAIL("pc step %lld: %.3g from predict-then-correct",
@@ -175,49 +200,43 @@ static void test_pc_order(void) {
   }
   /* The order matters: the references part (so the check above can fail). */
   ASSERT_TRUE(rel_diff(theirs, ours, P * D) > 1e-6);
-  sgm_sampler_destroy(&s);
-  sgm_drift_destroy(&dr);
-  free(ds.y);
-  free(ds.norm2);
+  fixture_close(&f);
 }
 
 static void test_heun_and_rk45_calls(void) {
-  sgm_dataset_t ds = one_point();
   for (int solver = 0; solver < 2; solver++) {
     sgm_config_t cfg = config(SGM_METHOD_ODE);
     cfg.sampler.solver = solver ? SGM_SOLVER_RK45 : SGM_SOLVER_HEUN;
-    sgm_drift_t *dr = NULL;
-    sgm_sampler_t *s = NULL;
-    ASSERT_OK(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr));
-    ASSERT_OK(sgm_sampler_create(&cfg, dr, &s));
-    struct calls c = {.n = 0};
-    sgm_schedule_init(&c.sched, &cfg);
-    const sgm_sampler_drift_t fn = {callback, &c, MPI_COMM_SELF};
+    struct fixture f;
+    fixture_open(&f, &cfg);
+    if (!f.s) {
+      fixture_close(&f);
+      continue;
+    }
+    sgm_sampler_t *s = f.s;
+    struct calls *c = &f.c;
     const double *t = sgm_sampler_times(s);
     double y[P * D], drift[P * D];
     sgm_rng_normals(7, SGM_RNG_TEST, 2, 0, P * D, y);
-    score(&c.sched, t[0], P, y, drift);
+    score(&c->sched, t[0], P, y, drift);
     sgm_drift_out_t at = {.drift = drift};
-    ASSERT_OK(sgm_sampler_step(s, 0, 0, P, y, &at, &fn));
+    ASSERT_OK(sgm_sampler_step(s, 0, 0, P, y, &at, &f.fn));
     if (solver == 0) {
-      ASSERT_INT_EQ(c.n, 1);
-      ASSERT_TRUE(c.t[0] == t[1]);
+      ASSERT_INT_EQ(c->n, 1);
+      ASSERT_TRUE(c->t[0] == t[1]);
     } else {
-      ASSERT_INT_EQ(c.n, 0);
+      ASSERT_INT_EQ(c->n, 0);
     }
-    const int before = c.n;
-    ASSERT_OK(sgm_sampler_finish_step(s, 0, 0, P, y, &fn));
+    const int before = c->n;
+    ASSERT_OK(sgm_sampler_finish_step(s, 0, 0, P, y, &f.fn));
     if (solver == 0)
-      ASSERT_INT_EQ(c.n, before);
+      ASSERT_INT_EQ(c->n, before);
     else
-      ASSERT_TRUE(c.n >= 6); /* at least one Fehlberg step */
-    for (int j = 0; j < c.n && j < MAXCALLS; j++)
-      ASSERT_TRUE(c.t[j] >= t[1] && c.t[j] <= t[0]);
-    sgm_sampler_destroy(&s);
-    sgm_drift_destroy(&dr);
+      ASSERT_TRUE(c->n >= 6); /* at least one Fehlberg step */
+    for (int j = 0; j < c->n && j < MAXCALLS; j++)
+      ASSERT_TRUE(c->t[j] >= t[1] && c->t[j] <= t[0]);
+    fixture_close(&f);
   }
-  free(ds.y);
-  free(ds.norm2);
 }
 
 int main(int argc, char **argv) {

