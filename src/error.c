@@ -164,3 +164,14 @@ int sgm__alloc_aligned(void *ptr_out, size_t count, size_t size,
   memcpy(ptr_out, &p, sizeof p);
   return 0;
 }
+
+void sgm__appendf(char *buf, size_t size, size_t *len, const char *fmt, ...) {
+  if (size == 0 || *len + 1 >= size)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + *len, size - *len, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    *len = *len + (size_t)n < size ? *len + (size_t)n : size - 1;
+}

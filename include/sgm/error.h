@@ -149,4 +149,9 @@ int sgm__alloc_aligned(void *ptr_out, size_t count, size_t size,
   sgm__alloc_aligned(&(ptr), (count), sizeof(*(ptr)), __FILE__, __LINE__,      \
                      __func__)
 
+/** Appends printf-style text to buf (size bytes) at *len, truncating; *len
+ * stays below size, so calls can follow one another whatever fits. */
+void sgm__appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif /* SGM_ERROR_H */

@@ -5,7 +5,6 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -405,39 +404,29 @@ static int apply_scale(MPI_Comm comm, const sgm_config_t *cfg,
   return 0;
 }
 
-static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void append(char *buf, size_t len, size_t *used, const char *fmt, ...) {
-  if (*used >= len)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  int w = vsnprintf(buf + *used, len - *used, fmt, ap);
-  va_end(ap);
-  *used += w > 0 ? (size_t)w : 0;
-}
-
 /* "fashion-mnist train (DIR): 1000 of 60000 examples, 28x28, classes 0,3,
  * scale minus1_1" */
 static int describe(const sgm_config_t *cfg, const sgm__source_t *src,
                     const sgm_dataset_info_t *info, sgm_dataset_t *ds) {
   char buf[4096], shape[128];
   size_t len = sizeof buf, used = 0;
-  append(buf, len, &used, "%s %s: ", src->ops->name, src->where);
+  sgm__appendf(buf, len, &used, "%s %s: ", src->ops->name, src->where);
   if (info->n == info->n_source)
-    append(buf, len, &used, "%" PRId64 " examples", info->n);
+    sgm__appendf(buf, len, &used, "%" PRId64 " examples", info->n);
   else
-    append(buf, len, &used, "%" PRId64 " of %" PRId64 " examples", info->n,
-           info->n_source);
+    sgm__appendf(buf, len, &used, "%" PRId64 " of %" PRId64 " examples",
+                 info->n, info->n_source);
   if (info->naxes == 1)
-    append(buf, len, &used, ", dimension %d", info->d);
+    sgm__appendf(buf, len, &used, ", dimension %d", info->d);
   else
-    append(buf, len, &used, ", %s",
-           sgm__shape_string(info->naxes, info->shape, shape, sizeof shape));
+    sgm__appendf(
+        buf, len, &used, ", %s",
+        sgm__shape_string(info->naxes, info->shape, shape, sizeof shape));
   for (int c = 0; c < cfg->data.classes.count; c++)
-    append(buf, len, &used, "%s%" PRId64, c ? "," : ", classes ",
-           cfg->data.classes.values[c]);
-  append(buf, len, &used, ", scale %s", sgm_config_scale_name(cfg->data.scale));
+    sgm__appendf(buf, len, &used, "%s%" PRId64, c ? "," : ", classes ",
+                 cfg->data.classes.values[c]);
+  sgm__appendf(buf, len, &used, ", scale %s",
+               sgm_config_scale_name(cfg->data.scale));
   if (used >= len)
     memcpy(buf + len - 4, "...", 4);
   SGM_CALL(SGM_MALLOC(ds->description, strlen(buf) + 1));

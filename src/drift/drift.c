@@ -41,32 +41,32 @@ static const struct sgm__perturb_ops *find_perturb(const char *name) {
 }
 
 static void describe(sgm_drift_t *dr, const sgm_config_t *cfg) {
-  int len =
-      snprintf(dr->description, sizeof dr->description, "%s", dr->model->name);
+  char *buf = dr->description;
+  size_t size = sizeof dr->description, len = 0;
+  buf[0] = '\0';
+  sgm__appendf(buf, size, &len, "%s", dr->model->name);
   if (cfg->drift.model == SGM_DRIFT_SMOOTHED)
-    len += snprintf(dr->description + len, sizeof dr->description - len,
-                    " (h = %g)", cfg->drift.bandwidth);
+    sgm__appendf(buf, size, &len, " (h = %g)", cfg->drift.bandwidth);
   if (cfg->drift.model == SGM_DRIFT_PFGM)
-    len += snprintf(
-        dr->description + len, sizeof dr->description - len, " (D = %g)",
-        cfg->drift.pfgm_D > 0 ? cfg->drift.pfgm_D : SGM_PFGM_D_DEFAULT);
+    sgm__appendf(buf, size, &len, " (D = %g)",
+                 cfg->drift.pfgm_D > 0 ? cfg->drift.pfgm_D
+                                       : SGM_PFGM_D_DEFAULT);
   if (cfg->drift.model == SGM_DRIFT_PLUGIN) {
     const char *slash = strrchr(cfg->drift.plugin, '/');
-    len += snprintf(dr->description + len, sizeof dr->description - len,
-                    " (%.120s)", slash ? slash + 1 : cfg->drift.plugin);
+    sgm__appendf(buf, size, &len, " (%.120s)",
+                 slash ? slash + 1 : cfg->drift.plugin);
   }
   if (!dr->perturb)
     return;
-  len += snprintf(dr->description + len, sizeof dr->description - len,
-                  " + %s (c = %g", dr->perturb->name, cfg->perturb.magnitude);
+  sgm__appendf(buf, size, &len, " + %s (c = %g", dr->perturb->name,
+               cfg->perturb.magnitude);
   if (cfg->perturb.kind == SGM_PERTURB_ROTATION)
-    len += snprintf(dr->description + len, sizeof dr->description - len,
-                    ", rank %d)", cfg->perturb.rank);
+    sgm__appendf(buf, size, &len, ", rank %d)", cfg->perturb.rank);
   else
-    len += snprintf(
-        dr->description + len, sizeof dr->description - len, ", %s%s)",
-        cfg->perturb.direction == SGM_DIRECTION_ONES ? "ones" : "random",
-        cfg->perturb.kind == SGM_PERTURB_TIME ? ", sigma^-alpha" : "");
+    sgm__appendf(buf, size, &len, ", %s%s)",
+                 cfg->perturb.direction == SGM_DIRECTION_ONES ? "ones"
+                                                              : "random",
+                 cfg->perturb.kind == SGM_PERTURB_TIME ? ", sigma^-alpha" : "");
 }
 
 int sgm_drift_create(const sgm_config_t *cfg, const sgm_dataset_t *data,

@@ -281,11 +281,42 @@ static void test_bad_models(void) {
   free_data(&ds);
 }
 
+/* The description names the model and perturbation; the appender it is
+ * built with truncates without running past its buffer. */
+static void test_descriptions(void) {
+  sgm_dataset_t ds = make_data(10, 3, 1);
+  sgm_config_t cfg = base_config();
+  cfg.drift.model = SGM_DRIFT_SMOOTHED;
+  cfg.drift.bandwidth = 0.25;
+  cfg.perturb.kind = SGM_PERTURB_ROTATION;
+  cfg.perturb.magnitude = 2;
+  cfg.perturb.rank = 2;
+  sgm_drift_t *dr = NULL;
+  ASSERT_OK(sgm_drift_create(&cfg, &ds, MPI_COMM_SELF, &dr));
+  if (dr)
+    ASSERT_STR_EQ(sgm_drift_describe(dr),
+                  "smoothed (h = 0.25) + rotation (c = 2, rank 2)");
+  sgm_drift_destroy(&dr);
+  free_data(&ds);
+
+  char buf[8] = "";
+  size_t len = 0;
+  sgm__appendf(buf, sizeof buf, &len, "%s", "abc");
+  ASSERT_TRUE(len == 3);
+  sgm__appendf(buf, sizeof buf, &len, "%d", 123456);
+  ASSERT_STR_EQ(buf, "abc1234");
+  ASSERT_TRUE(len == sizeof buf - 1);
+  sgm__appendf(buf, sizeof buf, &len, "more");
+  ASSERT_STR_EQ(buf, "abc1234");
+  ASSERT_TRUE(len == sizeof buf - 1);
+}
+
 int main(int argc, char **argv) {
   sgm_test_init(&argc, &argv);
   test_models_against_reference();
   test_gmm_score_is_gradient();
   test_perturbations();
   test_bad_models();
+  test_descriptions();
   return sgm_test_finish();
 }

@@ -19,12 +19,14 @@ requeue  a running job gets SIGUSR1 twice, once through `scancel -s` (the
          post-processing job runs after the last start only.
 timelimit
          the job scripts' own mechanism: a job submitted with --time=1 and
-         --signal=B:USR1@30 (slurmctld signals the batch shell at a periodic
-         check, every 30 s, once the time left is within 30 s of the
-         requested warning: here at its first check) and a run sized to last
-         longer than that; SLURM's signal checkpoints and requeues it at
-         least once (each restart is signalled again at its first check),
-         SLURM starts it again by itself, and it finishes bit-identical to an
+         --signal=B:USR1@30.  slurmctld tests time limits every 30 s and
+         sends the warning once the time left is within 30 s of the
+         requested one, so here at the job's first test; the job is
+         submitted LEAD seconds before a test (its times are in slurmctld's
+         log at debug2) and its run is sized to last several times longer.
+         SLURM's signal checkpoints and requeues it once (then the test
+         raises the time limit so that the restart is not signalled), SLURM
+         starts it again by itself, and it finishes bit-identical to an
          uninterrupted run.
 failure  a sweep with a task that fails: the other task completes, the
          post-processing job is cancelled, not left pending; and jobs/submit
@@ -275,35 +277,68 @@ def test_requeue():
     check(not diff, f"requeued run differs from an uninterrupted one: {diff}")
 
 
+# slurmctld's time-limit test runs every PERIODIC_TIMEOUT = 30 s (fixed in
+# SLURM 22.05); local-slurm logs at debug2, which names each one.
+LIMIT_PERIOD = 30
+LIMIT_LINE = re.compile(r"^\[(\S+)\] debug2: Testing job time limits", re.M)
+
+
+def next_limit_test(lead):
+    """Seconds since the epoch of slurmctld's next time-limit test at least
+    `lead` s from now, from the newest one in its log."""
+    log = os.path.join(os.path.dirname(os.environ["SLURM_CONF"]), "log", "slurmctld.log")
+    found = []
+    wait_for("a time-limit test in slurmctld's log (SlurmctldDebug=debug2)",
+             lambda: found.extend(LIMIT_LINE.findall(read(log))) or found, LIMIT_PERIOD + 10)
+    if not found:
+        return time.time() + lead
+    last = time.mktime(time.strptime(found[-1].split(".")[0], "%Y-%m-%dT%H:%M:%S"))
+    last += float("0." + found[-1].split(".")[1]) if "." in found[-1] else 0.0
+    now = time.time()
+    periods = max(0, int((now + lead - last) // LIMIT_PERIOD) + 1)
+    return last + periods * LIMIT_PERIOD
+
+
 def test_timelimit():
     work = workdir("timelimit")
-    # Size the run to last about 36 s of stepping on 2 ranks here, so that
-    # the first start is signalled whatever the phase of slurmctld's 30 s
-    # check (the rate from the probe's closing line: "done: N steps in Xs").
+    # The job starts LEAD s before slurmctld's next time-limit test, which
+    # signals it: time enough for the batch shell to set its traps however
+    # loaded the machine.  Its run is sized to last about 36 s of stepping
+    # on 2 ranks at the probe's rate (its closing line: "done: N steps in
+    # Xs"), so that it is still running when the signal comes even if the
+    # job runs 3 times faster than the probe did.
+    lead = 10
     probe = long_smoke(work, "probe", 5000, 5000)
     status, _, err = run(["run", probe, "--output", os.path.join(work, "probe.h5")], 2)
     m = re.search(r"done: (\d+) steps in ([0-9.e+-]+)s", err)
     check(status == 0 and m, f"probe run: {err[-800:]}")
     steps = max(5000, int(int(m[1]) * 36 / max(float(m[2]), 0.1))) if m else 100000
     config = long_smoke(work, "limited", steps, max(1, steps // 8))
+    when = next_limit_test(lead)
+    time.sleep(max(0.0, when - lead - time.time()))
     out, _ = submit(["--sbatch", "--ntasks-per-node=2 --time=1 --signal=B:USR1@30", "S", config], work)
     (job,), post = job_ids(out)
     log = os.path.join(work, "logs", f"sgm-S-{job}.out")
+    # Once the first signal has come, the restart gets time enough to finish
+    # (a raised limit keeps its record across the requeue).
+    wait_for(f"SLURM's time-limit signal to job {job}",
+             lambda: "SIGUSR1: passing it on to the ranks" in read(log), 120)
+    p = subprocess.run(["scontrol", "update", f"JobId={job}", "TimeLimit=10"], capture_output=True, text=True)
+    check(p.returncode == 0, f"scontrol update JobId={job} TimeLimit=10: {p.stdout}{p.stderr}")
     check(wait_final(post) == ["COMPLETED"], f"post-processing job {post}: {states(post)}")
     rec = records(job)[0]
     restarts = int(rec.get("Restarts", "0"))
     text_log = read(log)
-    check(rec.get("JobState") == "COMPLETED" and restarts >= 1,
-          f"job {job} ({steps} steps) completed after at least one requeue: {rec}\n{text_log[-1500:]}")
-    # (A signal that comes as the last start ends is passed on but not needed.)
-    passed = text_log.count("SIGUSR1: passing it on to the ranks")
-    check(passed in (restarts, restarts + 1) and text_log.count("requeued: it resumes from the checkpoint") == restarts,
-          f"{restarts} requeues after {passed} signals from SLURM: {text_log[-1500:]!r}")
+    check(rec.get("JobState") == "COMPLETED" and restarts == 1,
+          f"job {job} ({steps} steps) completed after one requeue: {rec}\n{text_log[-1500:]}")
+    check(text_log.count("SIGUSR1: passing it on to the ranks") == 1
+          and text_log.count("requeued: it resumes from the checkpoint") == 1,
+          f"one requeue after one signal from SLURM: {text_log[-1500:]!r}")
     path = os.path.join(work, "results", "limited.h5")
     check(not [f for f in os.listdir(os.path.dirname(path)) if ".ckpt" in f], "no checkpoint left")
     diff = differences(path, reference(config, work))
     check(not diff, f"run stopped by the time limit's signal differs from an uninterrupted one: {diff}")
-    print(f"timelimit: {steps} steps, {restarts} requeue(s)")
+    print(f"timelimit: {steps} steps, submitted {lead} s before a time-limit test, {restarts} requeue(s)")
 
 
 def test_failure():
