@@ -69,6 +69,12 @@ const char *sgm_sampler_describe(const sgm_sampler_t *sampler);
  * so far, beyond the one per step the caller makes. */
 int64_t sgm_sampler_extra_evals(const sgm_sampler_t *sampler);
 
+/** Bytes this rank's sampler holds for its slice beyond the particles: the
+ * work space of the multi-stage steps (heun, pc, ald) and rk45's GSL driver
+ * (12 vectors of the slice).  Grown at the first step that needs them, and
+ * outside the run's chunk budget: they scale with the slice, not a chunk. */
+size_t sgm_sampler_state_bytes(const sgm_sampler_t *sampler);
+
 /** Number of steps K. */
 int64_t sgm_sampler_steps(const sgm_sampler_t *sampler);
 

@@ -453,28 +453,31 @@ static int step_boundary(struct run *r, int64_t done, double t, double *last,
   return 0;
 }
 
-/* The largest peak resident memory of any rank, beside that rank's shard
- * and particles: what the rest (libraries, buffers) took.  Collective. */
+/* The largest peak resident memory of any rank, beside that rank's shard,
+ * particles and sampler state: what the rest (libraries, buffers) took.
+ * Collective. */
 static void report_memory(const struct run *r) {
   struct rusage use;
   getrusage(RUSAGE_SELF, &use);
   const double mib = 1024.0 * 1024.0;
-  double mine[3] = {(double)use.ru_maxrss * 1024.0 / mib,
+  double mine[4] = {(double)use.ru_maxrss * 1024.0 / mib,
                     (double)r->data->n_local * r->d * sizeof(double) / mib,
-                    (double)r->count * r->d * sizeof(double) / mib};
+                    (double)r->count * r->d * sizeof(double) / mib,
+                    (double)sgm_sampler_state_bytes(r->sampler) / mib};
   struct {
     double value;
     int rank;
   } peak = {mine[0], r->grid->rank};
   MPI_Allreduce(MPI_IN_PLACE, &peak, 1, MPI_DOUBLE_INT, MPI_MAXLOC,
                 r->grid->world);
-  /* The shard and particle sizes of the rank with the peak. */
-  MPI_Bcast(mine, 3, MPI_DOUBLE, peak.rank, r->grid->world);
+  /* The shard, particle and sampler sizes of the rank with the peak. */
+  MPI_Bcast(mine, 4, MPI_DOUBLE, peak.rank, r->grid->world);
   sgm_log(SGM_LOG_INFO,
           "memory: peak resident %.1f MiB on rank %d (its training shard "
-          "%.1f MiB, its particles %.1f MiB, the rest %.1f MiB)",
-          peak.value, peak.rank, mine[1], mine[2],
-          peak.value - mine[1] - mine[2]);
+          "%.1f MiB, its particles %.1f MiB, its sampler's state %.1f MiB, "
+          "the rest %.1f MiB)",
+          peak.value, peak.rank, mine[1], mine[2], mine[3],
+          peak.value - mine[1] - mine[2] - mine[3]);
 }
 
 /* The drift alone at (x, t) for n of the row's particles, chunk by chunk:

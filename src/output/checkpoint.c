@@ -77,15 +77,18 @@ static int slab(hid_t dset, int64_t first, int64_t count, int64_t cols,
   int ndims = cols > 0 ? 2 : 1;
   hsize_t start[2] = {(hsize_t)first, 0},
           extent[2] = {(hsize_t)count, (hsize_t)cols};
-  hid_t fspace = H5Dget_space(dset);
-  hid_t mspace = H5Screate_simple(ndims, extent, NULL);
-  H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, extent, NULL);
-  herr_t rc =
-      write
-          ? H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, data)
-          : H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, data);
-  H5Sclose(mspace);
-  H5Sclose(fspace);
+  hid_t fspace = H5Dget_space(dset), mspace = H5I_INVALID_HID;
+  herr_t rc = -1;
+  if (fspace >= 0 &&
+      sgm__h5_select(fspace, ndims, start, extent, 0, &mspace) >= 0)
+    rc = write ? H5Dwrite(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT,
+                          data)
+               : H5Dread(dset, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT,
+                         data);
+  if (mspace >= 0)
+    H5Sclose(mspace);
+  if (fspace >= 0)
+    H5Sclose(fspace);
   return rc < 0 ? SGM_H5_ERROR("%s a checkpoint slice",
                                write ? "writing" : "reading")
                 : 0;

@@ -42,6 +42,12 @@ struct sgm__rk45 {
   int err;       /* the drift's error, when it failed */
 };
 
+/* rkf45's stages and its two copies of y (8 vectors), and the evolve
+ * object's y0, yerr, dydt_in and dydt_out (4). */
+size_t sgm__rk45_bytes(const struct sgm__rk45 *w) {
+  return w ? 12 * w->dim * sizeof(double) : 0;
+}
+
 void sgm__rk45_free(struct sgm__rk45 *w) {
   if (!w)
     return;

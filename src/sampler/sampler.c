@@ -140,6 +140,9 @@ const char *sgm_sampler_describe(const sgm_sampler_t *s) {
 int64_t sgm_sampler_extra_evals(const sgm_sampler_t *s) {
   return s->extra_evals;
 }
+size_t sgm_sampler_state_bytes(const sgm_sampler_t *s) {
+  return s->work_cap * sizeof(double) + sgm__rk45_bytes(s->rk45);
+}
 
 int sgm__sampler_work(sgm_sampler_t *s, size_t n) {
   if (n <= s->work_cap)

@@ -89,6 +89,8 @@ int sgm__step_rk45(sgm_sampler_t *s, int64_t k, int64_t count, double *y,
                    const sgm_sampler_drift_t *fn);
 
 void sgm__rk45_free(struct sgm__rk45 *w);
+/** The driver's vectors, in bytes (0 for NULL). */
+size_t sgm__rk45_bytes(const struct sgm__rk45 *w);
 
 /* ---- langevin.c ---------------------------------------------------------- */
 

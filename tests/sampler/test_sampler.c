@@ -198,6 +198,8 @@ static void test_pc_order(void) {
       SGM_TEST_FAIL("pc step %lld: %.3g from predict-then-correct",
                     (long long)k, e);
   }
+  /* The slice's drift and normals, and one double for the mean norms. */
+  ASSERT_TRUE(sgm_sampler_state_bytes(s) == (2 * P * D + 1) * sizeof(double));
   /* The order matters: the references part (so the check above can fail). */
   ASSERT_TRUE(rel_diff(theirs, ours, P * D) > 1e-6);
   fixture_close(&f);
@@ -220,6 +222,7 @@ static void test_heun_and_rk45_calls(void) {
     sgm_rng_normals(7, SGM_RNG_TEST, 2, 0, P * D, y);
     score(&c->sched, t[0], P, y, drift);
     sgm_drift_out_t at = {.drift = drift};
+    ASSERT_TRUE(sgm_sampler_state_bytes(s) == 0); /* grown at the first step */
     ASSERT_OK(sgm_sampler_step(s, 0, 0, P, y, &at, &f.fn));
     if (solver == 0) {
       ASSERT_INT_EQ(c->n, 1);
@@ -235,6 +238,10 @@ static void test_heun_and_rk45_calls(void) {
       ASSERT_TRUE(c->n >= 6); /* at least one Fehlberg step */
     for (int j = 0; j < c->n && j < MAXCALLS; j++)
       ASSERT_TRUE(c->t[j] >= t[1] && c->t[j] <= t[0]);
+    /* heun: F(t_k), the Euler predictor and its drift; rk45: GSL's 12
+     * vectors. */
+    ASSERT_TRUE(sgm_sampler_state_bytes(s) ==
+                (size_t)(solver ? 12 : 3) * P * D * sizeof(double));
     fixture_close(&f);
   }
 }
