@@ -92,6 +92,11 @@ int sgm__layout_denoised(struct run *r, const double *denoised);
 /** Closes the series.  Collective. */
 void sgm__layout_close(struct run *r);
 
+/** The run's closing lines after `steps` steps taking `total` s on rank 0
+ * (t_drift in the drift, t_save saving).  Collective (the memory peak). */
+void sgm__run_report(const struct run *r, double total, double t_drift,
+                     double t_save, int64_t steps);
+
 /* ---- The Jacobian analysis (jacobian.c) ---------------------------------- */
 struct sgm__jac_run;
 

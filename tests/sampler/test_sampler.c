@@ -14,6 +14,7 @@
  * the association of a few products.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,15 +141,6 @@ struct fixture {
   sgm_sampler_drift_t fn;
 };
 
-static void fixture_open(struct fixture *f, const sgm_config_t *cfg) {
-  memset(f, 0, sizeof *f);
-  f->ds = one_point();
-  ASSERT_OK(sgm_drift_create(cfg, &f->ds, MPI_COMM_SELF, &f->dr));
-  ASSERT_OK(sgm_sampler_create(cfg, f->dr, &f->s));
-  sgm_schedule_init(&f->c.sched, cfg);
-  f->fn = (sgm_sampler_drift_t){callback, &f->c, MPI_COMM_SELF};
-}
-
 static void fixture_close(struct fixture *f) {
   sgm_sampler_destroy(&f->s);
   sgm_drift_destroy(&f->dr);
@@ -156,14 +148,25 @@ static void fixture_close(struct fixture *f) {
   free(f->ds.norm2);
 }
 
+/* False (with the set-up closed again) when a create failed: the test's
+ * assertions have counted it. */
+static bool fixture_open(struct fixture *f, const sgm_config_t *cfg) {
+  memset(f, 0, sizeof *f);
+  f->ds = one_point();
+  ASSERT_OK(sgm_drift_create(cfg, &f->ds, MPI_COMM_SELF, &f->dr));
+  ASSERT_OK(sgm_sampler_create(cfg, f->dr, &f->s));
+  sgm_schedule_init(&f->c.sched, cfg);
+  f->fn = (sgm_sampler_drift_t){callback, &f->c, MPI_COMM_SELF};
+  if (!f->s)
+    fixture_close(f);
+  return f->s != NULL;
+}
+
 static void test_pc_order(void) {
   const sgm_config_t cfg = config(SGM_METHOD_PC);
   struct fixture f;
-  fixture_open(&f, &cfg);
-  if (!f.s) {
-    fixture_close(&f);
+  if (!fixture_open(&f, &cfg))
     return;
-  }
   sgm_sampler_t *s = f.s;
   struct calls *c = &f.c;
   const double *t = sgm_sampler_times(s);
@@ -210,11 +213,8 @@ static void test_heun_and_rk45_calls(void) {
     sgm_config_t cfg = config(SGM_METHOD_ODE);
     cfg.sampler.solver = solver ? SGM_SOLVER_RK45 : SGM_SOLVER_HEUN;
     struct fixture f;
-    fixture_open(&f, &cfg);
-    if (!f.s) {
-      fixture_close(&f);
+    if (!fixture_open(&f, &cfg))
       continue;
-    }
     sgm_sampler_t *s = f.s;
     struct calls *c = &f.c;
     const double *t = sgm_sampler_times(s);
